@@ -1,0 +1,34 @@
+# The README's commands: `make run`, `make test`, `make bench`. Each installs what it needs first.
+JOBS ?= $(shell nproc)
+BUILD ?= build
+FUZZ_BUILD ?= build-fuzz
+
+.PHONY: all build run test bench fuzz-build clean
+
+all: build
+
+build:
+	@tools/deps.sh build
+	cmake -S . -B $(BUILD) -DTARGE_FUZZ_BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@mkdir -p var
+	$(BUILD)/targed -c config/default.conf
+
+fuzz-build:
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DTARGE_FUZZ=ON >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+test:
+	@tools/deps.sh test
+	$(MAKE) --no-print-directory fuzz-build build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+bench:
+	@tools/deps.sh bench
+	$(MAKE) --no-print-directory build
+	bench/run.sh
+
+clean:
+	rm -rf $(BUILD) $(FUZZ_BUILD)

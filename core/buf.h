@@ -1,0 +1,41 @@
+/* Data and protection-information buffers a task carries, and the allocator behind them. */
+#ifndef TG_BUF_H
+#define TG_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+/*
+ * One contiguous, 4 KiB-aligned region (O_DIRECT and RDMA registration both want that).
+ * `len` is how many bytes are valid for this command; `cap` is what was allocated.
+ * `lkey` is set by transports that hand out RDMA-registered memory, 0 otherwise.
+ */
+struct tg_buf {
+	uint8_t *base;
+	size_t len;
+	size_t cap;
+	uint32_t lkey;
+	void *owner; /* who frees it: NULL for the core allocator, else the transport's pool */
+};
+
+#define TG_BUF_ALIGN 4096
+
+/* Core allocator (aligned, recycled by size class). Returns 0 or -ENOMEM. */
+int tg_buf_alloc(struct tg_buf *buf, size_t len);
+void tg_buf_free(struct tg_buf *buf);
+
+static inline struct iovec tg_buf_iov(const struct tg_buf *buf)
+{
+	struct iovec v = { .iov_base = buf->base, .iov_len = buf->len };
+	return v;
+}
+
+/*
+ * Data-path copy accounting: every memcpy of payload between wire and backend is counted
+ * here so tests can assert zero-copy paths stay zero-copy.
+ */
+void tg_stats_count_copy(size_t bytes);
+uint64_t tg_stats_copied_bytes(void);
+
+#endif

@@ -1,0 +1,60 @@
+/* Per-opcode command tables: the descriptor each opcode maps to, and the table lookup. */
+#ifndef TG_CMD_H
+#define TG_CMD_H
+
+#include <stdint.h>
+
+#include "core/sense.h"
+
+struct tg_task;
+
+enum tg_cmd_flags {
+	TG_CMD_WRITE_CLASS = 1u << 0, /* changes the medium: refused on read-only mappings */
+	TG_CMD_NO_UA = 1u << 1,       /* neither reports nor clears a pending UA (SPC 5.14) */
+	TG_CMD_ANY_LUN = 1u << 2,     /* also answered for an unmapped LUN (INQUIRY, REPORT LUNS,
+				       * REQUEST SENSE) */
+	TG_CMD_CONFLICT_FREE = 1u << 3, /* allowed through any reservation (SPC-4 table 63) */
+};
+
+struct tg_cmd_desc {
+	const char *name;
+	uint8_t cdb_len;
+	unsigned flags;
+	/*
+	 * Decodes and validates the CDB: sets task->dir, task->scsi_len and, for LBA-addressed
+	 * commands, task->lba/nblocks (the shared range check is tg_sbc_check_range). Returns
+	 * TG_SR_OK or the reason to fail with (set task->sense_info for a field pointer).
+	 * NULL: no data, nothing to decode.
+	 */
+	enum tg_sense_reason (*parse)(struct tg_task *task);
+	/* Runs once any write data is in task->data; ends with tg_task_complete/tg_task_reply. */
+	void (*execute)(struct tg_task *task);
+	/* CDB usage bitmap for REPORT SUPPORTED OPERATION CODES (byte 0 is the opcode). */
+	uint8_t usage[16];
+};
+
+/* The table for a peripheral device type; entries with a NULL name are unsupported. */
+const struct tg_cmd_desc *tg_cmd_table(uint8_t peripheral_type);
+const struct tg_cmd_desc *tg_cmd_lookup(uint8_t peripheral_type, const uint8_t *cdb);
+
+/* Tables defined by the command sets. */
+extern const struct tg_cmd_desc tg_sbc_cmds[256];
+
+/*
+ * Shared SPC handlers the command sets put into their tables (core/spc.c): INQUIRY, REPORT
+ * LUNS, TEST UNIT READY, REQUEST SENSE, MODE SENSE/SELECT.
+ */
+enum tg_sense_reason tg_spc_parse_inquiry(struct tg_task *task);
+void tg_spc_inquiry(struct tg_task *task);
+enum tg_sense_reason tg_spc_parse_report_luns(struct tg_task *task);
+void tg_spc_report_luns(struct tg_task *task);
+void tg_spc_test_unit_ready(struct tg_task *task);
+enum tg_sense_reason tg_spc_parse_request_sense(struct tg_task *task);
+void tg_spc_request_sense(struct tg_task *task);
+enum tg_sense_reason tg_spc_parse_mode_sense(struct tg_task *task);
+void tg_spc_mode_sense(struct tg_task *task);
+
+/* LBA range check written once: lba + nblocks must lie within the device. */
+enum tg_sense_reason tg_sbc_check_range(struct tg_task *task);
+
+#endif

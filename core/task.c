@@ -1,0 +1,239 @@
+/* Task life cycle in the core: LUN resolution, UA and access checks, data fetch, completion. */
+#include "core/task.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "core/cmd.h"
+#include "core/log.h"
+#include "core/nexus.h"
+#include "core/scsi.h"
+
+static const char *const state_names[] = {
+#define TG_TS_NAME(n) #n,
+	TG_TASK_STATES(TG_TS_NAME)
+#undef TG_TS_NAME
+};
+
+const char *tg_task_state_name(enum tg_task_state state)
+{
+	return (unsigned)state < sizeof(state_names) / sizeof(state_names[0]) ? state_names[state]
+									     : "?";
+}
+
+void tg_task_init(struct tg_task *task, struct tg_nexus *nexus, const struct tg_transport_ops *ops,
+		  struct tg_ioengine *engine)
+{
+	memset(task, 0, sizeof(*task));
+	task->state = TG_TASK_NEW;
+	task->nexus = nexus;
+	task->ops = ops;
+	task->engine = engine;
+}
+
+static void task_set_add(struct tg_task *task)
+{
+	struct tg_nexus *nexus = task->nexus;
+	task->prev_in_set = NULL;
+	task->next_in_set = nexus->tasks;
+	if (nexus->tasks)
+		nexus->tasks->prev_in_set = task;
+	nexus->tasks = task;
+	nexus->task_count++;
+}
+
+static void task_set_remove(struct tg_task *task)
+{
+	struct tg_nexus *nexus = task->nexus;
+	if (task->prev_in_set)
+		task->prev_in_set->next_in_set = task->next_in_set;
+	else if (nexus->tasks == task)
+		nexus->tasks = task->next_in_set;
+	if (task->next_in_set)
+		task->next_in_set->prev_in_set = task->prev_in_set;
+	task->next_in_set = task->prev_in_set = NULL;
+	nexus->task_count--;
+}
+
+static void compute_residual(struct tg_task *task)
+{
+	size_t moved = task->dir == TG_DIR_NONE ? 0 : task->data.len;
+	task->residual_overflow = task->residual_underflow = false;
+	task->residual = 0;
+	if (task->scsi_len > task->exp_len) {
+		task->residual_overflow = true;
+		task->residual = task->scsi_len - task->exp_len;
+	} else if (moved < task->exp_len) {
+		task->residual_underflow = true;
+		task->residual = task->exp_len - (uint32_t)moved;
+	}
+}
+
+void tg_task_complete(struct tg_task *task, enum tg_sense_reason reason)
+{
+	task->reason = reason;
+	task->status = tg_sense_reason_status(reason);
+	task->sense_len = 0;
+	if (task->status == SCSI_STATUS_CHECK_CONDITION) {
+		bool descriptor = false; /* D_SENSE from the control mode page, once MODE SELECT lands */
+		task->sense_len = (uint16_t)tg_sense_build(task->sense, sizeof(task->sense), reason,
+							   &task->sense_info, descriptor);
+		tg_debug("scsi", "tag %#llx %s: %s", (unsigned long long)task->tag,
+			 task->cmd ? task->cmd->name : "?", tg_sense_reason_name(reason));
+	}
+	/* A failed read returns no data; a failed write keeps its residual accounting. */
+	if (task->status != SCSI_STATUS_GOOD && task->status != SCSI_STATUS_CONDITION_MET &&
+	    task->dir == TG_DIR_READ)
+		task->data.len = 0;
+	compute_residual(task);
+	if (task->state == TG_TASK_ABORTED) {
+		tg_task_release(task);
+		return;
+	}
+	task->state = TG_TASK_RESPONSE;
+	task->ops->queue_response(task);
+}
+
+void tg_task_fail_cdb_field(struct tg_task *task, uint16_t byte, int8_t bit)
+{
+	task->sense_info.has_field_pointer = true;
+	task->sense_info.field_in_cdb = true;
+	task->sense_info.field_byte = byte;
+	task->sense_info.field_bit = bit;
+	tg_task_complete(task, TG_SR_INVALID_FIELD_IN_CDB);
+}
+
+int tg_task_alloc_data(struct tg_task *task, size_t len)
+{
+	if (task->data.base)
+		return 0;
+	if (task->ops->alloc_buf)
+		return task->ops->alloc_buf(task, &task->data, len);
+	return tg_buf_alloc(&task->data, len);
+}
+
+void tg_task_reply(struct tg_task *task, const void *resp, size_t len, size_t alloc_len)
+{
+	size_t n = len < alloc_len ? len : alloc_len;
+	if (n > task->exp_len)
+		n = task->exp_len;
+	if (n && tg_task_alloc_data(task, n) != 0) {
+		tg_task_complete(task, TG_SR_INTERNAL_TARGET_FAILURE);
+		return;
+	}
+	if (n)
+		memcpy(task->data.base, resp, n);
+	task->data.len = n;
+	tg_task_complete(task, TG_SR_OK);
+}
+
+static void backend_io_done(struct tg_io *io)
+{
+	struct tg_task *task = io->priv;
+	void (*then)(struct tg_task *, int) = (void (*)(struct tg_task *, int))task->handler_state;
+	task->state = TG_TASK_EXEC;
+	then(task, io->result);
+}
+
+void tg_task_backend_io(struct tg_task *task, void (*then)(struct tg_task *task, int result))
+{
+	task->state = TG_TASK_BACKEND_IO;
+	task->handler_state = (void *)then;
+	task->io.engine = task->engine;
+	task->io.done = backend_io_done;
+	task->io.priv = task;
+	tg_device_submit(task->dev, &task->io);
+}
+
+static void execute(struct tg_task *task)
+{
+	task->state = TG_TASK_EXEC;
+	task->cmd->execute(task);
+}
+
+void tg_task_data_ready(struct tg_task *task, enum tg_sense_reason reason)
+{
+	if (task->state == TG_TASK_ABORTED) {
+		tg_task_release(task);
+		return;
+	}
+	if (reason != TG_SR_OK) {
+		tg_task_complete(task, reason);
+		return;
+	}
+	execute(task);
+}
+
+void tg_task_submit(struct tg_task *task)
+{
+	task_set_add(task);
+	task->state = TG_TASK_EXEC;
+	const struct tg_lun_map *map = task->nexus->map;
+	task->lun_entry = map ? tg_lun_map_find(map, task->lun) : NULL;
+	task->dev = task->lun_entry ? task->lun_entry->dev : NULL;
+	uint8_t type = task->dev ? task->dev->peripheral_type : SCSI_TYPE_DISK;
+	task->cmd = tg_cmd_lookup(type, task->cdb);
+
+	if (!task->lun_entry && (!task->cmd || !(task->cmd->flags & TG_CMD_ANY_LUN))) {
+		tg_task_complete(task, TG_SR_LUN_NOT_SUPPORTED);
+		return;
+	}
+	if (!task->cmd) {
+		task->sense_info.has_field_pointer = true;
+		task->sense_info.field_in_cdb = true;
+		task->sense_info.field_byte = 0;
+		task->sense_info.field_bit = -1;
+		tg_task_complete(task, TG_SR_INVALID_OPCODE);
+		return;
+	}
+	if (task->lun_entry && !(task->cmd->flags & TG_CMD_NO_UA)) {
+		size_t index = (size_t)(task->lun_entry - map->entries);
+		enum tg_sense_reason ua = tg_ua_take(task->nexus, index);
+		if (ua != TG_SR_OK) {
+			tg_task_complete(task, ua);
+			return;
+		}
+	}
+	enum tg_sense_reason reason = task->cmd->parse ? task->cmd->parse(task) : TG_SR_OK;
+	if (reason != TG_SR_OK) {
+		tg_task_complete(task, reason);
+		return;
+	}
+	if ((task->cmd->flags & TG_CMD_WRITE_CLASS) && task->dev &&
+	    (task->lun_entry->read_only || task->dev->backend_read_only)) {
+		tg_task_complete(task, TG_SR_WRITE_PROTECTED);
+		return;
+	}
+	if (task->dir == TG_DIR_WRITE && task->scsi_len) {
+		/* FCP-4 option (b): a write whose CDB wants more than the initiator will send
+		 * transfers nothing and fails, so no block is ever half-written. */
+		if (task->scsi_len > task->exp_len) {
+			tg_task_complete(task, TG_SR_INVALID_FIELD_IN_IU);
+			return;
+		}
+		if (tg_task_alloc_data(task, task->scsi_len) != 0) {
+			tg_task_complete(task, TG_SR_TASK_SET_FULL);
+			return;
+		}
+		task->data.len = task->scsi_len;
+		task->state = TG_TASK_WAIT_DATA;
+		task->ops->write_pending(task);
+		return;
+	}
+	execute(task);
+}
+
+void tg_task_release(struct tg_task *task)
+{
+	if (task->data.base) {
+		if (task->data.owner && task->ops->free_buf)
+			task->ops->free_buf(task, &task->data);
+		else
+			tg_buf_free(&task->data);
+	}
+	if (task->pi.base)
+		tg_buf_free(&task->pi);
+	if (task->next_in_set || task->prev_in_set || task->nexus->tasks == task)
+		task_set_remove(task);
+	task->state = TG_TASK_DONE;
+}
