@@ -86,11 +86,7 @@ void tg_task_complete(struct tg_task *task, enum tg_sense_reason reason)
 	    task->dir == TG_DIR_READ)
 		task->data.len = 0;
 	compute_residual(task);
-	if (task->state == TG_TASK_ABORTED) {
-		tg_task_release(task);
-		return;
-	}
-	task->state = TG_TASK_RESPONSE;
+	task->state = task->abort_requested ? TG_TASK_ABORTED : TG_TASK_RESPONSE;
 	task->ops->queue_response(task);
 }
 
@@ -153,8 +149,8 @@ static void execute(struct tg_task *task)
 
 void tg_task_data_ready(struct tg_task *task, enum tg_sense_reason reason)
 {
-	if (task->state == TG_TASK_ABORTED) {
-		tg_task_release(task);
+	if (task->abort_requested) {
+		tg_task_complete(task, TG_SR_TASK_ABORTED);
 		return;
 	}
 	if (reason != TG_SR_OK) {
@@ -221,6 +217,11 @@ void tg_task_submit(struct tg_task *task)
 		return;
 	}
 	execute(task);
+}
+
+void tg_task_abort(struct tg_task *task)
+{
+	task->abort_requested = true;
 }
 
 void tg_task_release(struct tg_task *task)

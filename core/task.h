@@ -49,7 +49,8 @@ struct tg_transport_ops {
 	void (*write_pending)(struct tg_task *task);
 	/* The command is finished: send task->data (task->data.len bytes) when it is a read with
 	 * GOOD status, then the status (task->status, task->sense, task->residual). Call
-	 * tg_task_release() once the task's buffers are no longer needed. */
+	 * tg_task_release() once the task's buffers are no longer needed. Called exactly once per
+	 * submitted task; with task->state == TG_TASK_ABORTED nothing is sent. */
 	void (*queue_response)(struct tg_task *task);
 	/* Optional: hand out a data buffer from the transport's (RDMA-registered) pool. */
 	int (*alloc_buf)(struct tg_task *task, struct tg_buf *buf, size_t len);
@@ -97,6 +98,9 @@ struct tg_task {
 	bool residual_underflow;  /* less than exp_len moved */
 	uint32_t residual;
 
+	bool abort_requested;     /* task management aborted it: no status goes out */
+	void *transport_priv;     /* e.g. the TMF waiting for this task to finish */
+
 	struct tg_task *next_in_set; /* the nexus's list of active tasks */
 	struct tg_task *prev_in_set;
 };
@@ -107,6 +111,10 @@ void tg_task_init(struct tg_task *task, struct tg_nexus *nexus, const struct tg_
 void tg_task_submit(struct tg_task *task);
 /* The write data requested by write_pending is in place (TG_SR_OK) or could not be had. */
 void tg_task_data_ready(struct tg_task *task, enum tg_sense_reason reason);
+/* Task management: the task completes without status; the transport still gets
+ * queue_response (with state ABORTED) and must call tg_task_release as usual. If the task is
+ * waiting for write data the transport must end that wait with tg_task_data_ready. */
+void tg_task_abort(struct tg_task *task);
 /* The transport has sent the response and returns the task's buffers. */
 void tg_task_release(struct tg_task *task);
 

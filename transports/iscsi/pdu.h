@@ -110,6 +110,9 @@ struct iscsi_hdr {
 /* Decodes a 48-byte BHS sent by an initiator. max_dsl bounds DataSegmentLength. */
 enum iscsi_parse_error iscsi_hdr_parse(const uint8_t bhs[ISCSI_BHS_LEN], uint32_t max_dsl,
 				       struct iscsi_hdr *out);
+/* What iscsi_lun_decode returns for an 8-byte LUN that is neither single-level peripheral
+ * (bus 0) nor single-level flat addressing: no logical unit of ours can have this number. */
+#define ISCSI_LUN_INVALID UINT64_MAX
 /* Encodes a flat LUN number into the 8-byte SAM LUN field (peripheral < 256, flat < 16384). */
 void iscsi_lun_encode(uint64_t lun, uint8_t out[8]);
 uint64_t iscsi_lun_decode(const uint8_t in[8]);

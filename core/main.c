@@ -1,0 +1,133 @@
+/* targed: the daemon's entry point — config, devices, transports, event loop, signals. */
+#include <ev.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "core/ioengine.h"
+#include "core/log.h"
+#include "core/runtime.h"
+#include "transports/iscsi/iscsi.h"
+
+struct daemon {
+	struct ev_loop *loop;
+	struct iscsi_server iscsi;
+	struct ev_signal sigint, sigterm, sighup;
+	bool stopping;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: targed -c FILE [--check]\n"
+		     "  -c, --config FILE  configuration file (libconfig syntax)\n"
+		     "      --check        validate the configuration and exit (0 valid, 1 invalid)\n"
+		     "  -h, --help         this text\n");
+}
+
+static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct daemon *d = w->data;
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	tg_info("targed", "signal %d: stopping", w->signum);
+	/* Closing the connections aborts what is in flight; commands already in the backend
+	 * finish there before their sessions are freed, so the loop runs until they have. */
+	iscsi_server_stop(&d->iscsi);
+	ev_signal_stop(loop, &d->sigint);
+	ev_signal_stop(loop, &d->sigterm);
+	ev_signal_stop(loop, &d->sighup);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	tg_warn("targed", "SIGHUP: live reload is not implemented yet; configuration unchanged");
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = NULL;
+	bool check_only = false;
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+	while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'k':
+			check_only = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!config_path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+
+	struct tg_config *config = NULL;
+	char err[1024];
+	if (tg_config_load(config_path, &config, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	if (check_only) {
+		printf("%s: configuration is valid\n", config_path);
+		tg_config_free(config);
+		return 0;
+	}
+	tg_log_set_level(config->log_level);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct tg_runtime *runtime = NULL;
+	if (tg_runtime_build(config, &runtime, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		tg_config_free(config);
+		return 1;
+	}
+
+	struct daemon d = { .loop = ev_default_loop(EVFLAG_AUTO) };
+	struct tg_ioengine *engine = tg_ioengine_create(d.loop);
+	if (!engine) {
+		fprintf(stderr, "targed: cannot create the I/O engine\n");
+		return 1;
+	}
+	if (iscsi_server_start(&d.iscsi, d.loop, engine, runtime, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: %s\n", config_path, err);
+		return 1;
+	}
+	ev_signal_init(&d.sigint, stop_cb, SIGINT);
+	ev_signal_init(&d.sigterm, stop_cb, SIGTERM);
+	ev_signal_init(&d.sighup, hup_cb, SIGHUP);
+	d.sigint.data = d.sigterm.data = d.sighup.data = &d;
+	ev_signal_start(d.loop, &d.sigint);
+	ev_signal_start(d.loop, &d.sigterm);
+	ev_signal_start(d.loop, &d.sighup);
+	tg_info("targed", "ready: %zu device(s), %zu target(s), I/O engine %s",
+		runtime->device_count, runtime->target_count,
+		tg_ioengine_uses_uring(engine) ? "io_uring" : "worker threads");
+
+	ev_run(d.loop, 0);
+
+	/* Let commands still in the backend come back (their sessions free themselves). */
+	tg_ioengine_destroy(engine);
+	tg_runtime_destroy(runtime);
+	tg_config_free(config);
+	tg_info("targed", "stopped");
+	return 0;
+}

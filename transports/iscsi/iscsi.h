@@ -1,0 +1,221 @@
+/* The iSCSI/TCP transport's internal objects: portals, connections, sessions, commands. */
+#ifndef ISCSI_ISCSI_H
+#define ISCSI_ISCSI_H
+
+#include <ev.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "core/task.h"
+#include "transports/iscsi/params.h"
+#include "transports/iscsi/pdu.h"
+
+struct tg_runtime;
+struct iscsi_conn;
+struct iscsi_session;
+
+/* Commands a session may have in flight; MaxCmdSN advertises the free slots. */
+#define ISCSI_SESSION_CMDS 128
+/* Largest write buffer preallocated before the core parses the CDB (so immediate and
+ * unsolicited data land in place, without a copy). */
+#define ISCSI_MAX_PREALLOC (16u << 20)
+/* Data segments of non-SCSI PDUs (login, text, NOP) are bounded by this. */
+#define ISCSI_CTRL_DSL_MAX 65536u
+
+/* A SCSI command as the iSCSI layer sees it; the core's task is embedded. */
+struct iscsi_cmd {
+	struct tg_task task;
+	struct iscsi_session *session;
+	struct iscsi_conn *conn;
+	bool in_use;
+	uint32_t itt;
+	uint32_t cmdsn;
+	uint32_t ttt;              /* target transfer tag of the current R2T sequences */
+	uint32_t exp_len;
+	uint32_t unsolicited_len;  /* bytes the initiator sends without R2T (immediate + first burst) */
+	uint32_t received;         /* write bytes received so far (in order) */
+	uint32_t solicited;        /* bytes covered by R2Ts sent so far, counted from offset 0 */
+	uint32_t r2t_outstanding;
+	uint32_t r2tsn;
+	uint32_t datasn_expected;  /* of the current Data-Out sequence */
+	uint32_t datasn_in;        /* Data-In numbering (also counts R2Ts per RFC) */
+	bool submitted;            /* handed to the core (tg_task_submit) */
+	bool write_pending;        /* the core is waiting for the data */
+	bool unsolicited_done;     /* the initiator has sent all its unsolicited data */
+	struct iscsi_tmf *tmf;     /* a task management request waiting for this command */
+	bool response_queued;
+	unsigned tx_refs;          /* queued PDUs that still point into this command's buffers */
+	struct iscsi_cmd *next_free;
+};
+
+struct iscsi_tx_pdu {
+	struct iscsi_tx_pdu *next;
+	uint8_t hdr[ISCSI_BHS_LEN + ISCSI_DIGEST_LEN];
+	uint32_t hdr_len;
+	const uint8_t *data;       /* points into a command buffer or into owned_data */
+	uint32_t data_len;
+	uint8_t trailer[3 + ISCSI_DIGEST_LEN]; /* padding + data digest */
+	uint32_t trailer_len;
+	uint8_t *owned_data;       /* freed after sending */
+	struct iscsi_cmd *cmd;     /* released when its last PDU is sent */
+	bool close_after;          /* close the connection once this PDU is out (logout) */
+	size_t sent;               /* bytes of this PDU already written */
+};
+
+enum iscsi_conn_phase { ISCSI_PHASE_LOGIN, ISCSI_PHASE_FULL_FEATURE, ISCSI_PHASE_CLOSING };
+
+enum iscsi_rx_stage { ISCSI_RX_BHS, ISCSI_RX_AHS, ISCSI_RX_DATA };
+
+struct iscsi_portal {
+	struct ev_io watcher;
+	int fd;
+	struct sockaddr_storage addr;
+	char name[300];            /* "host:port" as configured */
+	struct iscsi_server *server;
+};
+
+struct iscsi_server {
+	struct ev_loop *loop;
+	struct tg_ioengine *engine;
+	struct tg_runtime *runtime;
+	struct iscsi_portal *portals;
+	size_t portal_count;
+	struct iscsi_target_limits limits;
+	struct iscsi_session *sessions;
+	struct iscsi_conn *conns;
+	uint16_t next_tsih;
+};
+
+struct iscsi_conn {
+	struct iscsi_server *server;
+	struct iscsi_conn *next;
+	int fd;
+	char peer[INET6_ADDRSTRLEN + 8];
+	struct sockaddr_storage local_addr;
+	struct ev_io read_watcher;
+	struct ev_io write_watcher;
+	enum iscsi_conn_phase phase;
+	uint16_t cid;
+	uint32_t statsn;
+	uint32_t exp_statsn;
+
+	/* receive state machine */
+	enum iscsi_rx_stage rx_stage;
+	uint8_t rx_bhs[ISCSI_BHS_LEN];
+	uint8_t rx_ahs[1024 + ISCSI_DIGEST_LEN];
+	struct iscsi_hdr rx_hdr;
+	size_t rx_have;            /* bytes of the current stage already read */
+	size_t rx_need;
+	uint8_t *rx_data;          /* where the data segment goes */
+	size_t rx_data_len;        /* data + padding (+ digest) */
+	uint8_t rx_trailer[3 + ISCSI_DIGEST_LEN];
+	uint8_t *rx_ctrl;          /* buffer for non-SCSI data segments */
+	struct iscsi_cmd *rx_cmd;  /* command whose data is being received */
+	bool rx_discard;           /* data goes nowhere (unknown task) */
+
+	/* transmit queue */
+	struct iscsi_tx_pdu *tx_head, *tx_tail;
+	bool write_armed;
+
+	/* login */
+	struct iscsi_negotiation neg;
+	struct iscsi_login_keys login_keys;
+	bool login_started;
+	uint32_t login_cmdsn;
+	uint8_t isid[6];
+	uint16_t tsih;
+	uint8_t login_csg;
+	uint8_t *login_text;       /* accumulated request text across C-bit PDUs */
+	size_t login_text_len;
+	struct tg_target *target;
+	void *auth;                /* CHAP exchange state (auth.c) */
+
+	struct iscsi_session *session;
+	bool header_digest;
+	bool data_digest;
+	unsigned refs;             /* pending backend ops hold the connection */
+};
+
+struct iscsi_session {
+	struct iscsi_session *next;
+	struct iscsi_server *server;
+	enum iscsi_session_type type;
+	uint16_t tsih;
+	uint8_t isid[6];
+	char initiator_name[ISCSI_NAME_MAX + 1];
+	struct tg_target *target;
+	struct tg_nexus *nexus;
+	struct iscsi_params params;
+	struct iscsi_conn *conn;   /* MaxConnections=1 */
+	uint32_t exp_cmdsn;
+	uint32_t max_cmdsn;
+	struct iscsi_cmd cmds[ISCSI_SESSION_CMDS];
+	struct iscsi_cmd *free_cmds;
+	unsigned active_cmds;
+	uint32_t next_ttt;
+	bool dying;                /* torn down; freed when the last command returns */
+};
+
+/* A task management request that answers once every command it aborted has returned. */
+struct iscsi_tmf {
+	struct iscsi_conn *conn;
+	uint32_t itt;
+	uint8_t response;
+	unsigned waiting;
+};
+
+/* portal.c */
+int iscsi_server_start(struct iscsi_server *server, struct ev_loop *loop,
+		       struct tg_ioengine *engine, struct tg_runtime *runtime, char *err,
+		       size_t errlen);
+void iscsi_server_stop(struct iscsi_server *server);
+
+/* conn.c */
+void iscsi_conn_accept(struct iscsi_server *server, int fd, const struct sockaddr_storage *peer);
+void iscsi_conn_close(struct iscsi_conn *conn, const char *why);
+/* Frees a closed connection's memory (its session has let go of it). */
+void iscsi_conn_free(struct iscsi_conn *conn);
+struct iscsi_tx_pdu *iscsi_tx_alloc(void);
+void iscsi_conn_queue(struct iscsi_conn *conn, struct iscsi_tx_pdu *pdu);
+void iscsi_conn_flush(struct iscsi_conn *conn);
+/* Fills the StatSN/ExpCmdSN/MaxCmdSN trio for the next response on conn (advancing StatSN
+ * when the PDU carries status). */
+void iscsi_conn_sn(struct iscsi_conn *conn, bool advance_statsn, struct iscsi_sn_fields *sn);
+/* Queues a target PDU with header bhs and optional data (copied into an owned buffer). */
+void iscsi_conn_send(struct iscsi_conn *conn, const uint8_t bhs[ISCSI_BHS_LEN], const void *data,
+		     uint32_t data_len, bool close_after);
+
+/* Applies the CmdSN window rules to a non-data PDU; false means drop it. */
+bool iscsi_cmdsn_accept(struct iscsi_conn *conn, const struct iscsi_hdr *hdr);
+
+/* login.c */
+void iscsi_login_handle(struct iscsi_conn *conn, const struct iscsi_hdr *hdr, const uint8_t *data);
+void iscsi_login_cleanup(struct iscsi_conn *conn);
+
+/* text.c (SendTargets) */
+void iscsi_text_handle(struct iscsi_conn *conn, const struct iscsi_hdr *hdr, const uint8_t *data);
+
+/* session.c */
+struct iscsi_session *iscsi_session_create(struct iscsi_conn *conn, enum iscsi_session_type type);
+void iscsi_session_destroy(struct iscsi_session *session);
+struct iscsi_session *iscsi_session_find(struct iscsi_server *server, const char *initiator_name,
+					 const uint8_t isid[6], const struct tg_target *target);
+struct iscsi_cmd *iscsi_cmd_get(struct iscsi_session *session);
+void iscsi_cmd_put(struct iscsi_cmd *cmd);
+struct iscsi_cmd *iscsi_cmd_find_itt(struct iscsi_session *session, uint32_t itt);
+struct iscsi_cmd *iscsi_cmd_find_ttt(struct iscsi_session *session, uint32_t ttt);
+void iscsi_session_update_window(struct iscsi_session *session);
+
+/* scsi.c (SCSI command, Data-Out, R2T, Data-In, response; the tg_transport_ops) */
+extern const struct tg_transport_ops iscsi_transport_ops;
+/* Called with the BHS parsed; decides where the data segment of a SCSI command goes. */
+int iscsi_scsi_cmd_begin(struct iscsi_conn *conn, const struct iscsi_hdr *hdr);
+void iscsi_scsi_cmd_end(struct iscsi_conn *conn);
+int iscsi_data_out_begin(struct iscsi_conn *conn, const struct iscsi_hdr *hdr);
+void iscsi_data_out_end(struct iscsi_conn *conn);
+void iscsi_tmf_handle(struct iscsi_conn *conn, const struct iscsi_hdr *hdr);
+
+#endif

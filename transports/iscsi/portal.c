@@ -1,0 +1,109 @@
+/* iSCSI/TCP portals: listening sockets on the configured addresses, accepting connections. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "core/log.h"
+#include "core/runtime.h"
+#include "transports/iscsi/iscsi.h"
+
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct iscsi_portal *portal = w->data;
+	for (;;) {
+		struct sockaddr_storage peer;
+		socklen_t len = sizeof(peer);
+		int fd = accept4(portal->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				tg_warn("iscsi", "accept on %s: %s", portal->name, strerror(errno));
+			return;
+		}
+		iscsi_conn_accept(portal->server, fd, &peer);
+	}
+}
+
+static int open_portal(struct iscsi_portal *portal, const struct cfg_portal *cfg, char *err,
+		       size_t errlen)
+{
+	char port[8];
+	snprintf(port, sizeof(port), "%u", cfg->port);
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(cfg->host[0] ? cfg->host : NULL, port, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "listen %s:%u: %s", cfg->host, cfg->port, gai_strerror(rc));
+		return -1;
+	}
+	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd >= 0) {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (res->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	}
+	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+		snprintf(err, errlen, "listen %s:%u: %s", cfg->host, cfg->port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	memcpy(&portal->addr, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	portal->fd = fd;
+	if (strchr(cfg->host, ':'))
+		snprintf(portal->name, sizeof(portal->name), "[%s]:%u", cfg->host, cfg->port);
+	else
+		snprintf(portal->name, sizeof(portal->name), "%s:%u", cfg->host, cfg->port);
+	return 0;
+}
+
+int iscsi_server_start(struct iscsi_server *server, struct ev_loop *loop,
+		       struct tg_ioengine *engine, struct tg_runtime *runtime, char *err,
+		       size_t errlen)
+{
+	const struct cfg_portal_list *listen = &runtime->config->iscsi_listen;
+	server->loop = loop;
+	server->engine = engine;
+	server->runtime = runtime;
+	server->next_tsih = 1;
+	iscsi_target_limits_default(&server->limits);
+	server->portals = calloc(listen->count ? listen->count : 1, sizeof(*server->portals));
+	if (!server->portals)
+		return -1;
+	for (size_t i = 0; i < listen->count; i++) {
+		struct iscsi_portal *portal = &server->portals[i];
+		if (open_portal(portal, &listen->items[i], err, errlen) != 0) {
+			iscsi_server_stop(server);
+			return -1;
+		}
+		server->portal_count++;
+		portal->server = server;
+		ev_io_init(&portal->watcher, accept_cb, portal->fd, EV_READ);
+		portal->watcher.data = portal;
+		ev_io_start(loop, &portal->watcher);
+		tg_info("iscsi", "listening on %s", portal->name);
+	}
+	return 0;
+}
+
+void iscsi_server_stop(struct iscsi_server *server)
+{
+	for (size_t i = 0; i < server->portal_count; i++) {
+		ev_io_stop(server->loop, &server->portals[i].watcher);
+		close(server->portals[i].fd);
+	}
+	server->portal_count = 0;
+	while (server->conns)
+		iscsi_conn_close(server->conns, "target shutting down");
+	free(server->portals);
+	server->portals = NULL;
+}

@@ -1,0 +1,178 @@
+/* iSCSI sessions: TSIH allocation, the command pool and CmdSN window, teardown. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "core/nexus.h"
+#include "transports/iscsi/iscsi.h"
+
+struct iscsi_session *iscsi_session_create(struct iscsi_conn *conn, enum iscsi_session_type type)
+{
+	struct iscsi_server *server = conn->server;
+	struct iscsi_session *session = calloc(1, sizeof(*session));
+	if (!session)
+		return NULL;
+	session->server = server;
+	session->type = type;
+	/* TSIH 0 means "new session" on the wire, so it is never handed out. */
+	do {
+		session->tsih = server->next_tsih++;
+	} while (session->tsih == 0);
+	memcpy(session->isid, conn->isid, sizeof(session->isid));
+	snprintf(session->initiator_name, sizeof(session->initiator_name), "%s",
+		 conn->login_keys.initiator_name);
+	session->target = conn->target;
+	session->params = conn->neg.params;
+	session->conn = conn;
+	session->next_ttt = 1;
+	for (int i = ISCSI_SESSION_CMDS - 1; i >= 0; i--) {
+		session->cmds[i].session = session;
+		session->cmds[i].next_free = session->free_cmds;
+		session->free_cmds = &session->cmds[i];
+	}
+	if (type == ISCSI_SESSION_NORMAL) {
+		char port[ISCSI_NAME_MAX + 32];
+		snprintf(port, sizeof(port), "%s,i,0x%02x%02x%02x%02x%02x%02x",
+			 session->initiator_name, conn->isid[0], conn->isid[1], conn->isid[2],
+			 conn->isid[3], conn->isid[4], conn->isid[5]);
+		session->nexus = tg_nexus_create(conn->target, TG_TRANSPORT_ISCSI,
+						 session->initiator_name, port);
+		if (!session->nexus) {
+			free(session);
+			return NULL;
+		}
+	}
+	session->next = server->sessions;
+	server->sessions = session;
+	conn->session = session;
+	return session;
+}
+
+static void session_unlink(struct iscsi_session *session)
+{
+	for (struct iscsi_session **p = &session->server->sessions; *p; p = &(*p)->next) {
+		if (*p == session) {
+			*p = session->next;
+			return;
+		}
+	}
+}
+
+static void session_free_if_idle(struct iscsi_session *session)
+{
+	if (!session->dying || session->active_cmds)
+		return;
+	tg_nexus_destroy(session->nexus);
+	struct iscsi_conn *conn = session->conn;
+	if (conn) {
+		conn->session = NULL;
+		iscsi_conn_free(conn);
+	}
+	free(session);
+}
+
+void iscsi_session_destroy(struct iscsi_session *session)
+{
+	if (session->dying)
+		return;
+	session->dying = true;
+	session_unlink(session);
+	if (session->conn && session->conn->phase != ISCSI_PHASE_CLOSING) {
+		/* The connection's close comes back here through its session pointer. */
+		session->dying = false;
+		session->next = NULL;
+		iscsi_conn_close(session->conn, "session closed");
+		return;
+	}
+	for (int i = 0; i < ISCSI_SESSION_CMDS; i++) {
+		struct iscsi_cmd *cmd = &session->cmds[i];
+		if (!cmd->in_use)
+			continue;
+		if (!cmd->submitted) {
+			/* Still receiving its PDU: the core never saw it. */
+			tg_task_release(&cmd->task);
+			cmd->response_queued = true;
+			if (cmd->tx_refs == 0)
+				iscsi_cmd_put(cmd);
+			continue;
+		}
+		tg_task_abort(&cmd->task);
+		if (cmd->write_pending) {
+			cmd->write_pending = false;
+			tg_task_data_ready(&cmd->task, TG_SR_TASK_ABORTED);
+		}
+	}
+	session_free_if_idle(session);
+}
+
+struct iscsi_session *iscsi_session_find(struct iscsi_server *server, const char *initiator_name,
+					 const uint8_t isid[6], const struct tg_target *target)
+{
+	for (struct iscsi_session *s = server->sessions; s; s = s->next)
+		if (s->target == target && memcmp(s->isid, isid, 6) == 0 &&
+		    strcasecmp(s->initiator_name, initiator_name) == 0)
+			return s;
+	return NULL;
+}
+
+struct iscsi_cmd *iscsi_cmd_get(struct iscsi_session *session)
+{
+	struct iscsi_cmd *cmd = session->free_cmds;
+	if (!cmd)
+		return NULL;
+	session->free_cmds = cmd->next_free;
+	struct iscsi_session *owner = cmd->session;
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->session = owner;
+	cmd->conn = session->conn;
+	cmd->in_use = true;
+	session->active_cmds++;
+	return cmd;
+}
+
+void iscsi_cmd_put(struct iscsi_cmd *cmd)
+{
+	struct iscsi_session *session = cmd->session;
+	if (!cmd->in_use)
+		return;
+	cmd->in_use = false;
+	cmd->next_free = session->free_cmds;
+	session->free_cmds = cmd;
+	session->active_cmds--;
+	session_free_if_idle(session);
+}
+
+/* A tag may match a command that already answered (kept for its trailing unsolicited data)
+ * and a newer one that reused the tag: the live one wins. */
+static struct iscsi_cmd *find_cmd(struct iscsi_session *session, bool by_ttt, uint32_t tag)
+{
+	struct iscsi_cmd *answered = NULL;
+	for (int i = 0; i < ISCSI_SESSION_CMDS; i++) {
+		struct iscsi_cmd *cmd = &session->cmds[i];
+		if (!cmd->in_use || (by_ttt ? cmd->ttt : cmd->itt) != tag)
+			continue;
+		if (!cmd->response_queued)
+			return cmd;
+		answered = cmd;
+	}
+	return answered;
+}
+
+struct iscsi_cmd *iscsi_cmd_find_itt(struct iscsi_session *session, uint32_t itt)
+{
+	return find_cmd(session, false, itt);
+}
+
+struct iscsi_cmd *iscsi_cmd_find_ttt(struct iscsi_session *session, uint32_t ttt)
+{
+	return find_cmd(session, true, ttt);
+}
+
+void iscsi_session_update_window(struct iscsi_session *session)
+{
+	unsigned free_slots = ISCSI_SESSION_CMDS - session->active_cmds;
+	/* MaxCmdSN = ExpCmdSN - 1 closes the window while every slot is busy. */
+	session->max_cmdsn = session->exp_cmdsn + free_slots - 1;
+}
