@@ -111,4 +111,10 @@ bool tg_config_parse_size(const char *text, uint64_t *out);
 
 const struct cfg_device *tg_config_find_device(const struct tg_config *config, const char *name);
 
+/*
+ * Decodes a CHAP secret as written in the file (plain text, "0x" hex or "0b" base64, RFC 7143
+ * binary-value) into malloc'd bytes. Returns 0, or -1 on a malformed encoding or no memory.
+ */
+int tg_config_decode_secret(const char *text, uint8_t **out, size_t *len);
+
 #endif

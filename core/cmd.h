@@ -57,4 +57,24 @@ void tg_spc_mode_sense(struct tg_task *task);
 /* LBA range check written once: lba + nblocks must lie within the device. */
 enum tg_sense_reason tg_sbc_check_range(struct tg_task *task);
 
+/* Largest data transfer of one READ/WRITE/VERIFY the core accepts (the Block Limits VPD
+ * page's MAXIMUM TRANSFER LENGTH is this divided by the block size). */
+#define TG_MAX_TRANSFER_BYTES (8u << 20)
+
+/* Encodes a LUN number as an 8-byte SAM LUN: peripheral device addressing below 256, flat
+ * space below 16384, extended flat space (3 or 5 bytes) above; for transports and REPORT LUNS. */
+void tg_lun_encode(uint64_t lun, uint8_t out[8]);
+
+/* Records an INVALID FIELD IN CDB field pointer (byte, bit or -1) in task->sense_info and
+ * returns TG_SR_INVALID_FIELD_IN_CDB, for parse functions to return. */
+enum tg_sense_reason tg_cmd_invalid_field(struct tg_task *task, uint16_t byte, int8_t bit);
+
+/* Checks the CONTROL byte (the last byte of task->cmd->cdb_len): NACA = 1 is refused because
+ * ACA is not supported. Every parse function calls it first. */
+enum tg_sense_reason tg_cmd_check_control(struct tg_task *task);
+
+/* The parse function of commands without data or CDB fields beyond the CONTROL byte (TEST
+ * UNIT READY, START STOP UNIT for disks). */
+enum tg_sense_reason tg_cmd_parse_no_data(struct tg_task *task);
+
 #endif

@@ -26,4 +26,10 @@ void tg_ioengine_submit_fd(struct tg_ioengine *engine, int fd, struct tg_io *io)
 void tg_ioengine_submit_blocking(struct tg_ioengine *engine, struct tg_io *io,
 				 int (*fn)(struct tg_io *io, void *arg), void *arg);
 
+/*
+ * Completes io with `result` on the engine's loop, never from inside this call: for requests a
+ * backend answers without doing I/O (out of range, read-only store, unsupported operation).
+ */
+void tg_ioengine_complete(struct tg_ioengine *engine, struct tg_io *io, int result);
+
 #endif

@@ -1,7 +1,6 @@
 /* Builds the runtime (devices, targets, LUN maps, access rules) from the config model. */
 #include "core/runtime.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,71 +40,6 @@ static int build_map(const struct tg_runtime *rt, const struct cfg_lun_list *lis
 	return 0;
 }
 
-static int hex_value(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-static int base64_value(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-int tg_chap_decode_secret(const char *text, uint8_t **out, size_t *out_len)
-{
-	size_t len = strlen(text);
-	uint8_t *buf = malloc(len + 1);
-	if (!buf)
-		return -1;
-	size_t n = 0;
-	if (len > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
-		if ((len - 2) % 2)
-			goto bad;
-		for (const char *p = text + 2; *p; p += 2) {
-			int hi = hex_value(p[0]), lo = hex_value(p[1]);
-			if (hi < 0 || lo < 0)
-				goto bad;
-			buf[n++] = (uint8_t)(hi << 4 | lo);
-		}
-	} else if (len > 2 && text[0] == '0' && (text[1] == 'b' || text[1] == 'B')) {
-		uint32_t acc = 0;
-		int bits = 0;
-		for (const char *p = text + 2; *p && *p != '='; p++) {
-			int v = base64_value((unsigned char)*p);
-			if (v < 0)
-				goto bad;
-			acc = acc << 6 | (uint32_t)v;
-			bits += 6;
-			if (bits >= 8) {
-				bits -= 8;
-				buf[n++] = (uint8_t)(acc >> bits);
-			}
-		}
-	} else {
-		memcpy(buf, text, len);
-		n = len;
-	}
-	*out = buf;
-	*out_len = n;
-	return 0;
-bad:
-	free(buf);
-	return -1;
-}
-
 static int build_chap(const struct cfg_chap *cfg, struct tg_chap_config *chap)
 {
 	memset(chap, 0, sizeof(*chap));
@@ -113,13 +47,13 @@ static int build_chap(const struct cfg_chap *cfg, struct tg_chap_config *chap)
 		return 0;
 	chap->enabled = true;
 	chap->target_auth.user = strdup(cfg->user);
-	if (tg_chap_decode_secret(cfg->secret, &chap->target_auth.secret,
+	if (tg_config_decode_secret(cfg->secret, &chap->target_auth.secret,
 				  &chap->target_auth.secret_len) != 0)
 		return -1;
 	if (cfg->mutual_user) {
 		chap->mutual = true;
 		chap->mutual_auth.user = strdup(cfg->mutual_user);
-		if (tg_chap_decode_secret(cfg->mutual_secret, &chap->mutual_auth.secret,
+		if (tg_config_decode_secret(cfg->mutual_secret, &chap->mutual_auth.secret,
 					  &chap->mutual_auth.secret_len) != 0)
 			return -1;
 	}

@@ -25,7 +25,4 @@ int tg_runtime_build(const struct tg_config *config, struct tg_runtime **out, ch
 void tg_runtime_destroy(struct tg_runtime *runtime);
 struct tg_target *tg_runtime_find_target(const struct tg_runtime *runtime, const char *name);
 
-/* Decodes a CHAP secret as written in the config: "0x" hex, "0b" base64, else the bytes. */
-int tg_chap_decode_secret(const char *text, uint8_t **out, size_t *out_len);
-
 #endif

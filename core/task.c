@@ -111,6 +111,9 @@ int tg_task_alloc_data(struct tg_task *task, size_t len)
 void tg_task_reply(struct tg_task *task, const void *resp, size_t len, size_t alloc_len)
 {
 	size_t n = len < alloc_len ? len : alloc_len;
+	/* The device server transfers the response cut at the allocation length: residuals are
+	 * measured against that, not against the allocation length. */
+	task->scsi_len = (uint32_t)n;
 	if (n > task->exp_len)
 		n = task->exp_len;
 	if (n && tg_task_alloc_data(task, n) != 0) {

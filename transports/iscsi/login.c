@@ -146,35 +146,90 @@ static uint16_t login_complete(struct iscsi_conn *conn, const char **why)
 	return LOGIN_OK;
 }
 
-void iscsi_login_handle(struct iscsi_conn *conn, const struct iscsi_hdr *hdr, const uint8_t *data)
+/* Negotiates one complete login request and answers it; out collects the response keys. */
+static void login_step(struct iscsi_conn *conn, const struct iscsi_hdr *hdr, const uint8_t *text,
+		       size_t text_len, struct iscsi_text_buf *out)
 {
 	const char *why = "";
-	uint16_t status = LOGIN_OK;
+	bool auth_failure = false;
+	char err[160] = "";
+	if (iscsi_negotiate(&conn->neg, text, text_len, hdr->csg == STAGE_SECURITY, out,
+			    &auth_failure, err, sizeof(err)) != 0) {
+		login_fail(conn, hdr, auth_failure ? LOGIN_AUTH_FAILED : LOGIN_INITIATOR_ERROR, err);
+		return;
+	}
+	bool transit = hdr->transit;
+	if (hdr->csg == STAGE_SECURITY) {
+		if (conn->neg.auth_required && conn->neg.auth != ISCSI_AUTH_CHAP) {
+			if (transit) {
+				login_fail(conn, hdr, LOGIN_AUTH_FAILED, "CHAP required");
+				return;
+			}
+		} else if (conn->neg.auth == ISCSI_AUTH_CHAP) {
+			enum iscsi_auth_result r = iscsi_auth_step(conn, text, text_len, out);
+			if (r == ISCSI_AUTH_FAILED) {
+				login_fail(conn, hdr, LOGIN_AUTH_FAILED, "CHAP authentication failed");
+				return;
+			}
+			if (r == ISCSI_AUTH_CONTINUE)
+				transit = false; /* the exchange is not over yet */
+		}
+	} else if (conn->neg.auth_required && !iscsi_auth_succeeded(conn)) {
+		login_fail(conn, hdr, LOGIN_AUTH_FAILED, "operational stage without authentication");
+		return;
+	}
+	if (transit && hdr->nsg == STAGE_FULL_FEATURE)
+		iscsi_negotiation_finish(&conn->neg, out);
+	if (out->overflow || out->len > LOGIN_RESPONSE_MAX) {
+		login_fail(conn, hdr, LOGIN_TARGET_ERROR, "login response too long");
+		return;
+	}
+	if (transit && hdr->nsg == STAGE_FULL_FEATURE) {
+		uint16_t status = login_complete(conn, &why);
+		if (status != LOGIN_OK) {
+			login_fail(conn, hdr, status, why);
+			return;
+		}
+		send_login_rsp(conn, hdr, true, STAGE_FULL_FEATURE, LOGIN_OK, out);
+		conn->phase = ISCSI_PHASE_FULL_FEATURE;
+		tg_info("iscsi", "%s: %s logged in to %s (TSIH %u%s%s)", conn->peer,
+			conn->login_keys.initiator_name,
+			conn->target ? conn->target->name : "discovery", conn->session->tsih,
+			conn->header_digest ? ", header digest" : "",
+			conn->data_digest ? ", data digest" : "");
+		return;
+	}
+	if (transit)
+		conn->login_csg = hdr->nsg;
+	send_login_rsp(conn, hdr, transit, hdr->nsg, LOGIN_OK, out);
+}
+
+void iscsi_login_handle(struct iscsi_conn *conn, const struct iscsi_hdr *hdr, const uint8_t *data)
+{
 	/* Gather a request split over several PDUs (C bit) before acting on it. */
 	if (hdr->data_len) {
-		uint8_t *grown = realloc(conn->login_text, conn->login_text_len + hdr->data_len);
-		if (!grown || conn->login_text_len + hdr->data_len > 4 * ISCSI_CTRL_DSL_MAX) {
-			free(grown);
-			conn->login_text = NULL;
+		size_t total = conn->login_text_len + hdr->data_len;
+		uint8_t *grown = total <= 4 * ISCSI_CTRL_DSL_MAX ? realloc(conn->login_text, total)
+								 : NULL;
+		if (!grown) {
 			login_fail(conn, hdr, LOGIN_OUT_OF_RESOURCES, "login text too long");
 			return;
 		}
 		conn->login_text = grown;
 		memcpy(conn->login_text + conn->login_text_len, data, hdr->data_len);
-		conn->login_text_len += hdr->data_len;
+		conn->login_text_len = total;
 	}
 	if (hdr->cont) {
 		send_login_rsp(conn, hdr, false, 0, LOGIN_OK, NULL);
 		return;
 	}
-	const uint8_t *text = conn->login_text;
-	size_t text_len = conn->login_text_len;
-
 	if (!conn->login_started) {
+		const char *why = "";
 		conn->login_started = true;
 		conn->login_cmdsn = hdr->cmdsn;
 		conn->login_csg = hdr->csg;
-		status = login_identify(conn, hdr, text, text_len, &why);
+		uint16_t status = login_identify(conn, hdr, conn->login_text, conn->login_text_len,
+						 &why);
 		if (status != LOGIN_OK) {
 			login_fail(conn, hdr, status, why);
 			return;
@@ -188,61 +243,12 @@ void iscsi_login_handle(struct iscsi_conn *conn, const struct iscsi_hdr *hdr, co
 		login_fail(conn, hdr, LOGIN_INITIATOR_ERROR, "invalid login stage transition");
 		return;
 	}
-
-	uint8_t response[LOGIN_RESPONSE_MAX];
-	struct iscsi_text_buf out = { .data = response, .cap = sizeof(response) };
-	bool auth_failure = false;
-	char err[160] = "";
-	if (iscsi_negotiate(&conn->neg, text, text_len, hdr->csg == STAGE_SECURITY, &out,
-			    &auth_failure, err, sizeof(err)) != 0) {
-		login_fail(conn, hdr, auth_failure ? LOGIN_AUTH_FAILED : LOGIN_INITIATOR_ERROR, err);
-		return;
-	}
-	bool transit = hdr->transit;
-	if (hdr->csg == STAGE_SECURITY) {
-		if (conn->neg.auth_required && conn->neg.auth != ISCSI_AUTH_CHAP) {
-			if (transit) {
-				login_fail(conn, hdr, LOGIN_AUTH_FAILED, "CHAP required");
-				return;
-			}
-		} else if (conn->neg.auth == ISCSI_AUTH_CHAP) {
-			enum iscsi_auth_result r = iscsi_auth_step(conn, text, text_len, &out);
-			if (r == ISCSI_AUTH_FAILED) {
-				login_fail(conn, hdr, LOGIN_AUTH_FAILED, "CHAP authentication failed");
-				return;
-			}
-			if (r == ISCSI_AUTH_CONTINUE)
-				transit = false; /* the exchange is not over yet */
-		}
-	} else if (conn->neg.auth_required && !iscsi_auth_succeeded(conn)) {
-		login_fail(conn, hdr, LOGIN_AUTH_FAILED, "operational stage without authentication");
-		return;
-	}
+	struct iscsi_text_buf out = { 0 };
+	login_step(conn, hdr, conn->login_text, conn->login_text_len, &out);
+	iscsi_text_buf_free(&out);
 	free(conn->login_text);
 	conn->login_text = NULL;
 	conn->login_text_len = 0;
-	if (out.overflow) {
-		login_fail(conn, hdr, LOGIN_TARGET_ERROR, "login response too long");
-		return;
-	}
-	if (transit && hdr->nsg == STAGE_FULL_FEATURE) {
-		iscsi_negotiation_finish(&conn->neg, &out);
-		status = login_complete(conn, &why);
-		if (status != LOGIN_OK) {
-			login_fail(conn, hdr, status, why);
-			return;
-		}
-		send_login_rsp(conn, hdr, true, STAGE_FULL_FEATURE, LOGIN_OK, &out);
-		conn->phase = ISCSI_PHASE_FULL_FEATURE;
-		tg_info("iscsi", "%s: %s logged in to %s (TSIH %u%s%s)", conn->peer,
-			conn->login_keys.initiator_name,
-			conn->target ? conn->target->name : "discovery", conn->session->tsih,
-			conn->header_digest ? ", header digest" : "",
-			conn->data_digest ? ", data digest" : "");
+	if (conn->phase == ISCSI_PHASE_FULL_FEATURE)
 		iscsi_login_cleanup(conn);
-		return;
-	}
-	if (transit)
-		conn->login_csg = hdr->nsg;
-	send_login_rsp(conn, hdr, transit, hdr->nsg, LOGIN_OK, &out);
 }

@@ -18,6 +18,11 @@ struct iscsi_text_buf {
 	bool overflow; /* something did not fit (caller then fails the exchange) */
 };
 
+/* The buffer owns data: start from an all-zero struct (data NULL) or malloc'ed memory,
+ * release with iscsi_text_buf_free. It grows up to ISCSI_TEXT_BUF_MAX bytes; a pair that
+ * would pass that (or an allocation failure) sets overflow and nothing more is added. */
+#define ISCSI_TEXT_BUF_MAX (1u << 20)
+void iscsi_text_buf_free(struct iscsi_text_buf *buf);
 void iscsi_text_add(struct iscsi_text_buf *buf, const char *key, const char *value);
 void iscsi_text_add_u32(struct iscsi_text_buf *buf, const char *key, uint32_t value);
 

@@ -71,11 +71,11 @@ void iscsi_text_handle(struct iscsi_conn *conn, const struct iscsi_hdr *hdr, con
 		return;
 	struct iscsi_session *session = conn->session;
 	struct text_request req = { 0 };
-	uint8_t response[ISCSI_CTRL_DSL_MAX];
-	struct iscsi_text_buf out = { .data = response, .cap = sizeof(response) };
+	struct iscsi_text_buf out = { 0 };
 	if (iscsi_text_foreach(data, hdr->data_len, collect_key, &req) != 0) {
 		tg_warn("iscsi", "%s: malformed Text request", conn->peer);
 		iscsi_conn_close(conn, "malformed Text request");
+		iscsi_text_buf_free(&out);
 		return;
 	}
 	if (req.send_targets) {
@@ -110,5 +110,6 @@ void iscsi_text_handle(struct iscsi_conn *conn, const struct iscsi_hdr *hdr, con
 	struct iscsi_sn_fields sn;
 	iscsi_conn_sn(conn, true, &sn);
 	iscsi_build_text_rsp(bhs, true, false, hdr->itt, ISCSI_RESERVED_TAG, len, &sn);
-	iscsi_conn_send(conn, bhs, response, len, false);
+	iscsi_conn_send(conn, bhs, out.data, len, false);
+	iscsi_text_buf_free(&out);
 }

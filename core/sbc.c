@@ -1,0 +1,468 @@
+/* SBC-3 block commands for disks: the opcode table, the one LBA range check, and the read/write/verify paths. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cmd.h"
+#include "core/device.h"
+#include "core/scsi.h"
+#include "core/task.h"
+
+enum {
+	CDB_FUA = 0x08,
+	CDB_BYTCHK_SHIFT = 1,
+	CDB_BYTCHK_MASK = 0x03,
+	CDB_PMI = 0x01,
+};
+
+enum { BYTCHK_NONE = 0, BYTCHK_COMPARE = 1 };
+
+/* handler_u64 slots; the backend iovec occupies the first two (see single_iov). */
+enum { SLOT_VERIFY_BUF = 2, SLOT_VERIFY_CAP = 3 };
+
+enum tg_sense_reason tg_sbc_check_range(struct tg_task *task)
+{
+	uint64_t num_blocks = task->dev->num_blocks;
+	/* The LBA itself must exist even when no block is transferred, and the comparison is
+	 * arranged so that lba + nblocks cannot wrap around 2^64. */
+	if (task->lba >= num_blocks || task->nblocks > num_blocks - task->lba)
+		return TG_SR_LBA_OUT_OF_RANGE;
+	return TG_SR_OK;
+}
+
+/* Where the LBA and the length live in the 6/10/12/16-byte forms of READ, WRITE, VERIFY and
+ * SYNCHRONIZE CACHE. */
+struct lba_fields {
+	uint64_t lba;
+	uint32_t length;
+	uint16_t length_byte;
+};
+
+static struct lba_fields decode_lba_fields(const struct tg_task *task)
+{
+	const uint8_t *cdb = task->cdb;
+	struct lba_fields f;
+	switch (task->cmd->cdb_len) {
+	case 6:
+		f.lba = get_be24(cdb + 1) & 0x1fffff;
+		f.length = cdb[4];
+		f.length_byte = 4;
+		break;
+	case 10:
+		f.lba = get_be32(cdb + 2);
+		f.length = get_be16(cdb + 7);
+		f.length_byte = 7;
+		break;
+	case 12:
+		f.lba = get_be32(cdb + 2);
+		f.length = get_be32(cdb + 6);
+		f.length_byte = 6;
+		break;
+	default:
+		f.lba = get_be64(cdb + 2);
+		f.length = get_be32(cdb + 10);
+		f.length_byte = 10;
+		break;
+	}
+	return f;
+}
+
+/*
+ * RDPROTECT/WRPROTECT/VRPROTECT (byte 1 bits 7..5) ask for protection-information checks;
+ * until PI lands no LUN reports PROTECT = 1, and SBC-3 then requires any nonzero value be
+ * refused.
+ */
+static enum tg_sense_reason check_protect_field(struct tg_task *task)
+{
+	if (task->cmd->cdb_len > 6 && (task->cdb[1] >> 5))
+		return tg_cmd_invalid_field(task, 1, 7);
+	return TG_SR_OK;
+}
+
+static enum tg_sense_reason check_transfer_limit(struct tg_task *task, uint16_t length_byte)
+{
+	if ((uint64_t)task->nblocks * task->dev->block_size > TG_MAX_TRANSFER_BYTES)
+		return tg_cmd_invalid_field(task, length_byte, -1);
+	return TG_SR_OK;
+}
+
+static void set_transfer(struct tg_task *task, enum tg_data_dir dir)
+{
+	uint64_t bytes = (uint64_t)task->nblocks * task->dev->block_size;
+	task->dir = dir;
+	task->scsi_len = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
+}
+
+static enum tg_sense_reason parse_read_write(struct tg_task *task)
+{
+	struct lba_fields f = decode_lba_fields(task);
+	bool write = task->cmd->flags & TG_CMD_WRITE_CLASS;
+	task->lba = f.lba;
+	/* READ(6)/WRITE(6): a TRANSFER LENGTH of 0 means 256 blocks. */
+	task->nblocks = task->cmd->cdb_len == 6 && f.length == 0 ? 256 : f.length;
+	set_transfer(task, write ? TG_DIR_WRITE : TG_DIR_READ);
+
+	enum tg_sense_reason reason = tg_cmd_check_control(task);
+	if (reason == TG_SR_OK)
+		reason = check_protect_field(task);
+	if (reason == TG_SR_OK)
+		reason = tg_sbc_check_range(task);
+	if (reason == TG_SR_OK)
+		reason = check_transfer_limit(task, f.length_byte);
+	return reason;
+}
+
+/*
+ * struct tg_task has no iovec of its own for task->io to point at; handler_u64 is the handler's
+ * scratch space and outlives the backend request, so the one-element iovec lives there.
+ */
+static const struct iovec *single_iov(struct tg_task *task, void *base, size_t len)
+{
+	_Static_assert(sizeof(struct iovec) <= 2 * sizeof(task->handler_u64[0]),
+		       "an iovec must fit in handler_u64[0..1]");
+	struct iovec *iov = (struct iovec *)(void *)task->handler_u64;
+	iov->iov_base = base;
+	iov->iov_len = len;
+	return iov;
+}
+
+struct io_request {
+	enum tg_io_op op;
+	uint64_t lba;
+	uint64_t len;
+	void *base; /* NULL for requests without data */
+	bool fua;
+};
+
+static void start_io(struct tg_task *task, struct io_request req,
+		     void (*then)(struct tg_task *task, int result))
+{
+	memset(&task->io, 0, sizeof(task->io));
+	task->io.op = req.op;
+	task->io.offset = req.lba * task->dev->block_size;
+	task->io.len = req.len;
+	task->io.fua = req.fua;
+	if (req.base) {
+		task->io.iov = single_iov(task, req.base, req.len);
+		task->io.iovcnt = 1;
+	}
+	tg_task_backend_io(task, then);
+}
+
+static void fail_at_lba(struct tg_task *task, enum tg_sense_reason reason)
+{
+	task->sense_info.has_information = true;
+	task->sense_info.information = task->lba;
+	tg_task_complete(task, reason);
+}
+
+static void read_done(struct tg_task *task, int result)
+{
+	if (result < 0) {
+		fail_at_lba(task, TG_SR_UNRECOVERED_READ_ERROR);
+		return;
+	}
+	/* Only exp_len bytes go out when the CDB asked for more (residual overflow). */
+	if (task->data.len > task->exp_len)
+		task->data.len = task->exp_len;
+	tg_task_complete(task, TG_SR_OK);
+}
+
+static void execute_read(struct tg_task *task)
+{
+	uint32_t bs = task->dev->block_size;
+	uint32_t wanted = task->scsi_len < task->exp_len ? task->scsi_len : task->exp_len;
+	if (wanted == 0) {
+		tg_task_complete(task, TG_SR_OK);
+		return;
+	}
+	/* The backend reads whole blocks: round a short initiator buffer up to the block. */
+	uint64_t bytes = ((uint64_t)wanted + bs - 1) / bs * bs;
+	if (tg_task_alloc_data(task, bytes) != 0) {
+		tg_task_complete(task, TG_SR_TASK_SET_FULL);
+		return;
+	}
+	task->data.len = bytes;
+	struct io_request req = { TG_IO_READ, task->lba, bytes, task->data.base, false };
+	start_io(task, req, read_done);
+}
+
+static void write_done(struct tg_task *task, int result)
+{
+	if (result < 0) {
+		fail_at_lba(task, TG_SR_WRITE_ERROR);
+		return;
+	}
+	tg_task_complete(task, TG_SR_OK);
+}
+
+static void execute_write(struct tg_task *task)
+{
+	if (task->nblocks == 0) {
+		tg_task_complete(task, TG_SR_OK);
+		return;
+	}
+	bool fua = task->cmd->cdb_len > 6 && (task->cdb[1] & CDB_FUA);
+	struct io_request req = { TG_IO_WRITE, task->lba, task->scsi_len, task->data.base, fua };
+	start_io(task, req, write_done);
+}
+
+/* VERIFY: BYTCHK 00b checks only that the blocks exist; 01b compares them with the data-out
+ * buffer. 10b is reserved and 11b (one block compared against every block) is not supported. */
+static uint8_t verify_bytchk(const struct tg_task *task)
+{
+	return (task->cdb[1] >> CDB_BYTCHK_SHIFT) & CDB_BYTCHK_MASK;
+}
+
+static enum tg_sense_reason parse_verify(struct tg_task *task)
+{
+	struct lba_fields f = decode_lba_fields(task);
+	uint8_t bytchk = verify_bytchk(task);
+	task->lba = f.lba;
+	task->nblocks = f.length;
+	set_transfer(task, bytchk == BYTCHK_COMPARE ? TG_DIR_WRITE : TG_DIR_NONE);
+	if (bytchk != BYTCHK_COMPARE)
+		task->scsi_len = 0;
+
+	enum tg_sense_reason reason = tg_cmd_check_control(task);
+	if (reason == TG_SR_OK)
+		reason = check_protect_field(task);
+	if (reason == TG_SR_OK && bytchk != BYTCHK_NONE && bytchk != BYTCHK_COMPARE)
+		reason = tg_cmd_invalid_field(task, 1, 2);
+	if (reason == TG_SR_OK)
+		reason = tg_sbc_check_range(task);
+	if (reason == TG_SR_OK && bytchk == BYTCHK_COMPARE)
+		reason = check_transfer_limit(task, f.length_byte);
+	return reason;
+}
+
+static void verify_buf_recover(struct tg_task *task, struct tg_buf *buf)
+{
+	buf->base = (uint8_t *)(uintptr_t)task->handler_u64[SLOT_VERIFY_BUF];
+	buf->cap = (size_t)task->handler_u64[SLOT_VERIFY_CAP];
+	buf->len = 0;
+	buf->lkey = 0;
+	buf->owner = NULL;
+}
+
+static void verify_done(struct tg_task *task, int result)
+{
+	struct tg_buf medium;
+	verify_buf_recover(task, &medium);
+	if (result < 0) {
+		tg_buf_free(&medium);
+		fail_at_lba(task, TG_SR_UNRECOVERED_READ_ERROR);
+		return;
+	}
+	size_t len = task->scsi_len;
+	size_t at = 0;
+	while (at < len && medium.base[at] == task->data.base[at])
+		at++;
+	tg_buf_free(&medium);
+	if (at < len) {
+		/* INFORMATION: offset of the first differing byte in the data-out buffer. */
+		task->sense_info.has_information = true;
+		task->sense_info.information = at;
+		tg_task_complete(task, TG_SR_MISCOMPARE_DURING_VERIFY);
+		return;
+	}
+	tg_task_complete(task, TG_SR_OK);
+}
+
+static void execute_verify(struct tg_task *task)
+{
+	if (verify_bytchk(task) != BYTCHK_COMPARE || task->nblocks == 0) {
+		tg_task_complete(task, TG_SR_OK);
+		return;
+	}
+	struct tg_buf medium;
+	if (tg_buf_alloc(&medium, task->scsi_len) != 0) {
+		tg_task_complete(task, TG_SR_TASK_SET_FULL);
+		return;
+	}
+	task->handler_u64[SLOT_VERIFY_BUF] = (uint64_t)(uintptr_t)medium.base;
+	task->handler_u64[SLOT_VERIFY_CAP] = medium.cap;
+	struct io_request req = { TG_IO_READ, task->lba, task->scsi_len, medium.base, false };
+	start_io(task, req, verify_done);
+}
+
+static enum tg_sense_reason parse_synchronize_cache(struct tg_task *task)
+{
+	struct lba_fields f = decode_lba_fields(task);
+	task->lba = f.lba;
+	task->nblocks = f.length; /* 0: through the last block */
+	task->dir = TG_DIR_NONE;
+	task->scsi_len = 0;
+	enum tg_sense_reason reason = tg_cmd_check_control(task);
+	if (reason == TG_SR_OK)
+		reason = tg_sbc_check_range(task);
+	return reason;
+}
+
+static void flush_done(struct tg_task *task, int result)
+{
+	if (result < 0) {
+		fail_at_lba(task, TG_SR_WRITE_ERROR);
+		return;
+	}
+	tg_task_complete(task, TG_SR_OK);
+}
+
+/* IMMED = 1 lets us answer before the flush, but answering after it is equally correct. */
+static void execute_synchronize_cache(struct tg_task *task)
+{
+	uint64_t blocks = task->nblocks ? task->nblocks : task->dev->num_blocks - task->lba;
+	struct io_request req = { TG_IO_FLUSH, task->lba, blocks * task->dev->block_size, NULL,
+				  false };
+	start_io(task, req, flush_done);
+}
+
+/* START STOP UNIT: a virtual disk has no spindle or medium to move; START and LOEJ are no-ops. */
+static void execute_start_stop_unit(struct tg_task *task) { tg_task_complete(task, TG_SR_OK); }
+
+static uint64_t last_lba(const struct tg_device *dev)
+{
+	return dev->num_blocks ? dev->num_blocks - 1 : 0;
+}
+
+/* SBC-3: with PMI = 0 the LOGICAL BLOCK ADDRESS field shall be zero. */
+static enum tg_sense_reason check_pmi(struct tg_task *task, uint64_t lba, bool pmi)
+{
+	if (!pmi && lba)
+		return tg_cmd_invalid_field(task, 2, -1);
+	return TG_SR_OK;
+}
+
+static enum tg_sense_reason parse_read_capacity_10(struct tg_task *task)
+{
+	task->dir = TG_DIR_READ;
+	task->scsi_len = 8;
+	enum tg_sense_reason reason = tg_cmd_check_control(task);
+	if (reason == TG_SR_OK)
+		reason = check_pmi(task, get_be32(task->cdb + 2), task->cdb[8] & CDB_PMI);
+	return reason;
+}
+
+static void execute_read_capacity_10(struct tg_task *task)
+{
+	uint8_t buf[8];
+	uint64_t last = last_lba(task->dev);
+	/* FFFFFFFFh tells the initiator to use READ CAPACITY(16). */
+	put_be32(buf, last > 0xffffffffu ? 0xffffffffu : (uint32_t)last);
+	put_be32(buf + 4, task->dev->block_size);
+	tg_task_reply(task, buf, sizeof(buf), sizeof(buf));
+}
+
+static enum tg_sense_reason parse_service_action_in_16(struct tg_task *task)
+{
+	const uint8_t *cdb = task->cdb;
+	task->dir = TG_DIR_READ;
+	task->scsi_len = get_be32(cdb + 10);
+	enum tg_sense_reason reason = tg_cmd_check_control(task);
+	if (reason != TG_SR_OK)
+		return reason;
+	switch (cdb[1] & 0x1f) {
+	case SCSI_SAI_READ_CAPACITY_16:
+		return check_pmi(task, get_be64(cdb + 2), cdb[14] & CDB_PMI);
+	default:
+		return tg_cmd_invalid_field(task, 1, 4);
+	}
+}
+
+static void execute_read_capacity_16(struct tg_task *task)
+{
+	uint8_t buf[32];
+	memset(buf, 0, sizeof(buf));
+	put_be64(buf, last_lba(task->dev));
+	put_be32(buf + 8, task->dev->block_size);
+	/* P_TYPE/PROT_EN, LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT, LBPME/LBPRZ and LOWEST
+	 * ALIGNED LBA stay 0 until protection information and UNMAP exist. */
+	tg_task_reply(task, buf, sizeof(buf), get_be32(task->cdb + 10));
+}
+
+static void execute_service_action_in_16(struct tg_task *task)
+{
+	switch (task->cdb[1] & 0x1f) {
+	case SCSI_SAI_READ_CAPACITY_16:
+		execute_read_capacity_16(task);
+		break;
+	default: /* parse let it through: a table/parse mismatch */
+		tg_task_complete(task, TG_SR_INTERNAL_TARGET_FAILURE);
+		break;
+	}
+}
+
+#define SPC_ANY_LUN (TG_CMD_ANY_LUN | TG_CMD_NO_UA | TG_CMD_CONFLICT_FREE)
+/* CONTROL byte usage: NACA is the only bit we examine. */
+#define CTL 0x04
+#define FF4 0xff, 0xff, 0xff, 0xff
+#define FF8 FF4, FF4
+
+const struct tg_cmd_desc tg_sbc_cmds[256] = {
+	[SCSI_TEST_UNIT_READY] = { .name = "TEST UNIT READY", .cdb_len = 6,
+		.flags = TG_CMD_CONFLICT_FREE, .parse = tg_cmd_parse_no_data,
+		.execute = tg_spc_test_unit_ready,
+		.usage = { SCSI_TEST_UNIT_READY, 0, 0, 0, 0, CTL } },
+	[SCSI_REQUEST_SENSE] = { .name = "REQUEST SENSE", .cdb_len = 6, .flags = SPC_ANY_LUN,
+		.parse = tg_spc_parse_request_sense, .execute = tg_spc_request_sense,
+		.usage = { SCSI_REQUEST_SENSE, 0x01, 0, 0, 0xff, CTL } },
+	[SCSI_READ_6] = { .name = "READ(6)", .cdb_len = 6, .parse = parse_read_write,
+		.execute = execute_read, .usage = { SCSI_READ_6, 0x1f, 0xff, 0xff, 0xff, CTL } },
+	[SCSI_WRITE_6] = { .name = "WRITE(6)", .cdb_len = 6, .flags = TG_CMD_WRITE_CLASS,
+		.parse = parse_read_write, .execute = execute_write,
+		.usage = { SCSI_WRITE_6, 0x1f, 0xff, 0xff, 0xff, CTL } },
+	[SCSI_INQUIRY] = { .name = "INQUIRY", .cdb_len = 6, .flags = SPC_ANY_LUN,
+		.parse = tg_spc_parse_inquiry, .execute = tg_spc_inquiry,
+		.usage = { SCSI_INQUIRY, 0x01, 0xff, 0xff, 0xff, CTL } },
+	[SCSI_MODE_SENSE_6] = { .name = "MODE SENSE(6)", .cdb_len = 6,
+		.parse = tg_spc_parse_mode_sense, .execute = tg_spc_mode_sense,
+		.usage = { SCSI_MODE_SENSE_6, 0x08, 0xff, 0xff, 0xff, CTL } },
+	[SCSI_START_STOP_UNIT] = { .name = "START STOP UNIT", .cdb_len = 6,
+		.parse = tg_cmd_parse_no_data, .execute = execute_start_stop_unit,
+		.usage = { SCSI_START_STOP_UNIT, 0x01, 0, 0x0f, 0xf7, CTL } },
+	[SCSI_READ_CAPACITY_10] = { .name = "READ CAPACITY(10)", .cdb_len = 10,
+		.flags = TG_CMD_CONFLICT_FREE, .parse = parse_read_capacity_10,
+		.execute = execute_read_capacity_10,
+		.usage = { SCSI_READ_CAPACITY_10, 0, FF4, 0, 0, CDB_PMI, CTL } },
+	[SCSI_READ_10] = { .name = "READ(10)", .cdb_len = 10, .parse = parse_read_write,
+		.execute = execute_read,
+		.usage = { SCSI_READ_10, 0xf8, FF4, 0, 0xff, 0xff, CTL } },
+	[SCSI_WRITE_10] = { .name = "WRITE(10)", .cdb_len = 10, .flags = TG_CMD_WRITE_CLASS,
+		.parse = parse_read_write, .execute = execute_write,
+		.usage = { SCSI_WRITE_10, 0xf8, FF4, 0, 0xff, 0xff, CTL } },
+	[SCSI_VERIFY_10] = { .name = "VERIFY(10)", .cdb_len = 10, .parse = parse_verify,
+		.execute = execute_verify,
+		.usage = { SCSI_VERIFY_10, 0xf6, FF4, 0, 0xff, 0xff, CTL } },
+	[SCSI_SYNCHRONIZE_CACHE_10] = { .name = "SYNCHRONIZE CACHE(10)", .cdb_len = 10,
+		.parse = parse_synchronize_cache, .execute = execute_synchronize_cache,
+		.usage = { SCSI_SYNCHRONIZE_CACHE_10, 0x02, FF4, 0, 0xff, 0xff, CTL } },
+	[SCSI_MODE_SENSE_10] = { .name = "MODE SENSE(10)", .cdb_len = 10,
+		.parse = tg_spc_parse_mode_sense, .execute = tg_spc_mode_sense,
+		.usage = { SCSI_MODE_SENSE_10, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, CTL } },
+	[SCSI_READ_16] = { .name = "READ(16)", .cdb_len = 16, .parse = parse_read_write,
+		.execute = execute_read, .usage = { SCSI_READ_16, 0xf8, FF8, FF4, 0, CTL } },
+	[SCSI_WRITE_16] = { .name = "WRITE(16)", .cdb_len = 16, .flags = TG_CMD_WRITE_CLASS,
+		.parse = parse_read_write, .execute = execute_write,
+		.usage = { SCSI_WRITE_16, 0xf8, FF8, FF4, 0, CTL } },
+	[SCSI_VERIFY_16] = { .name = "VERIFY(16)", .cdb_len = 16, .parse = parse_verify,
+		.execute = execute_verify, .usage = { SCSI_VERIFY_16, 0xf6, FF8, FF4, 0, CTL } },
+	[SCSI_SYNCHRONIZE_CACHE_16] = { .name = "SYNCHRONIZE CACHE(16)", .cdb_len = 16,
+		.parse = parse_synchronize_cache, .execute = execute_synchronize_cache,
+		.usage = { SCSI_SYNCHRONIZE_CACHE_16, 0x02, FF8, FF4, 0, CTL } },
+	/* Only READ CAPACITY(16) among the service actions so far (GET LBA STATUS comes with thin
+	 * provisioning); the usage bitmap is that of READ CAPACITY(16). */
+	[SCSI_SERVICE_ACTION_IN_16] = { .name = "SERVICE ACTION IN(16)", .cdb_len = 16,
+		.flags = TG_CMD_CONFLICT_FREE, .parse = parse_service_action_in_16,
+		.execute = execute_service_action_in_16,
+		.usage = { SCSI_SERVICE_ACTION_IN_16, 0x1f, FF8, FF4, CDB_PMI, CTL } },
+	[SCSI_REPORT_LUNS] = { .name = "REPORT LUNS", .cdb_len = 12, .flags = SPC_ANY_LUN,
+		.parse = tg_spc_parse_report_luns, .execute = tg_spc_report_luns,
+		.usage = { SCSI_REPORT_LUNS, 0, 0xff, 0, 0, 0, FF4, 0, CTL } },
+	[SCSI_READ_12] = { .name = "READ(12)", .cdb_len = 12, .parse = parse_read_write,
+		.execute = execute_read, .usage = { SCSI_READ_12, 0xf8, FF4, FF4, 0, CTL } },
+	[SCSI_WRITE_12] = { .name = "WRITE(12)", .cdb_len = 12, .flags = TG_CMD_WRITE_CLASS,
+		.parse = parse_read_write, .execute = execute_write,
+		.usage = { SCSI_WRITE_12, 0xf8, FF4, FF4, 0, CTL } },
+	[SCSI_VERIFY_12] = { .name = "VERIFY(12)", .cdb_len = 12, .parse = parse_verify,
+		.execute = execute_verify, .usage = { SCSI_VERIFY_12, 0xf6, FF4, FF4, 0, CTL } },
+};

@@ -1,0 +1,280 @@
+# Helpers shared by the guest scenarios: start/stop/kill the target under test, drive open-iscsi, assert.
+# Sourced by bash scenario scripts running as root inside the lab guest (see ../guest-run.sh).
+set -u
+
+SO=${SCENARIO_OUT:?run scenarios through tests/vm/run-scenario}
+NAME=$(basename "$0" .sh)
+IP=10.0.2.15
+PORT=3260
+IQN=iqn.2026-11.org.targe:vm
+WORK=/run/targe-lab
+MNT=/run/targe-lab/mnt
+mkdir -p "$WORK" "$MNT"
+: > "$SO/initiator.log"
+
+log() { echo "[$(cut -d' ' -f1 /proc/uptime)] $*"; }
+step() { log "== $*"; }
+# fail MESSAGE: the verdict's one-line reason, shown first by run-scenario
+fail() {
+	echo "$*" > "$SO/reason"
+	log "FAIL: $*"
+	exit 1
+}
+track_pid() { echo "$1" >> "$WORK/pids"; }
+
+# ---------------------------------------------------------------- the disk behind the target
+
+# make_disk MIB: the target's LUN 0 backing store. With LAB_FAULT set it sits on dm-flakey, a
+# device that loses or fails writes now and then: the way to prove a broken target fails here.
+make_disk() {
+	DISK_IMG=$WORK/disk0.img
+	DISK_MIB=$1
+	rm -f "$DISK_IMG"
+	truncate -s "${1}M" "$DISK_IMG"
+	DISK_PATH=$DISK_IMG
+	DISK_BACKEND=file
+	case "${LAB_FAULT:-}" in
+	"") return 0 ;;
+	drop-writes|error-writes) ;;
+	*) fail "unknown LAB_FAULT ${LAB_FAULT}" ;;
+	esac
+	modprobe loop 2>/dev/null; modprobe dm_flakey || fail "cannot load dm_flakey for the fault knob"
+	FAULT_LOOP=$(losetup --find --show "$DISK_IMG") || fail "losetup failed"
+	# up 2 s, then 1 s during which every write is lost (drop_writes) or fails (error_writes)
+	echo "0 $((${1} * 2048)) flakey $FAULT_LOOP 0 2 1 1 ${LAB_FAULT/-/_}" |
+		DM_DISABLE_UDEV=1 dmsetup create targe-fault --noudevsync || fail "dmsetup create failed"
+	DISK_PATH=/dev/mapper/targe-fault
+	DISK_BACKEND=block
+	log "fault injection: LUN 0 is $DISK_PATH ($LAB_FAULT over $FAULT_LOOP)"
+}
+
+remove_fault_disk() {
+	[ -n "${FAULT_LOOP:-}" ] || return 0
+	DM_DISABLE_UDEV=1 dmsetup remove --noudevsync targe-fault 2>/dev/null
+	losetup -d "$FAULT_LOOP" 2>/dev/null
+	FAULT_LOOP=""
+}
+
+# ---------------------------------------------------------------- the target under test
+
+write_targed_config() {
+	local dev
+	if [ "$DISK_BACKEND" = file ]; then
+		dev="{ name = \"disk0\"; backend = \"file\"; path = \"$DISK_PATH\"; size = \"${DISK_MIB}M\"; block_size = 512; }"
+	else
+		dev="{ name = \"disk0\"; backend = \"block\"; path = \"$DISK_PATH\"; }"
+	fi
+	cat > "$WORK/targed.conf" <<EOF
+global = {
+  log_level = "${TARGED_LOG_LEVEL:-info}";
+  control_socket = "$WORK/targed.sock";
+};
+transports = {
+  iscsi = { listen = [ "$IP:$PORT" ]; };
+};
+devices = ( $dev );
+targets = (
+  { name = "$IQN";
+    transports = [ "iscsi" ];
+    luns = ( { lun = 0; device = "disk0"; } );
+  }
+);
+EOF
+}
+
+# wait_listening SECONDS: until something accepts on IP:PORT
+wait_listening() {
+	local i=0
+	while [ $i -lt $(($1 * 5)) ]; do
+		ss -Hltn "sport = :$PORT" | grep -q . && return 0
+		target_alive || return 1
+		sleep 0.2; i=$((i + 1))
+	done
+	return 1
+}
+
+target_pid() { cat "$WORK/target.pid" 2>/dev/null; }
+target_alive() {
+	case "$LAB_TARGET" in
+	lio) [ -d "/sys/kernel/config/target/iscsi/$IQN" ] ;;
+	*) local p; p=$(target_pid); [ -n "$p" ] && kill -0 "$p" 2>/dev/null ;;
+	esac
+}
+
+target_start() {
+	step "start target ($LAB_TARGET) on $DISK_PATH"
+	echo "==== $(date +%T) start" >> "$SO/target.log"
+	case "$LAB_TARGET" in
+	targed)
+		write_targed_config
+		"$LAB_TARGED" -c "$WORK/targed.conf" >> "$SO/target.log" 2>&1 &
+		echo $! > "$WORK/target.pid"; track_pid $!
+		wait_listening 20 || fail "targed did not listen on $IP:$PORT within 20 s (alive: $(target_alive && echo yes || echo no))"
+		;;
+	tgt)
+		tgtd -f --iscsi "portal=$IP:$PORT" >> "$SO/target.log" 2>&1 &
+		echo $! > "$WORK/target.pid"; track_pid $!
+		wait_listening 20 || fail "tgtd did not listen on $IP:$PORT within 20 s"
+		local a="--lld iscsi"
+		# tgtd's management socket appears a moment after the portal
+		local i=0
+		until tgtadm $a --mode target --op show > /dev/null 2>&1; do
+			i=$((i + 1)); [ $i -gt 50 ] && fail "tgtadm cannot reach tgtd"; sleep 0.2
+		done
+		{ tgtadm $a --mode target --op new --tid 1 -T "$IQN" &&
+		  tgtadm $a --mode logicalunit --op new --tid 1 --lun 1 -b "$DISK_PATH" &&
+		  tgtadm $a --mode target --op bind --tid 1 -I ALL; } >> "$SO/target.log" 2>&1 ||
+			fail "tgtadm could not configure the target"
+		;;
+	lio)
+		lio_start
+		;;
+	esac
+	log "target up (pid $(target_pid))"
+}
+
+# target_stop: an orderly stop must finish within 15 s and, for targed, exit 0 (the contract)
+target_stop() {
+	step "stop target"
+	case "$LAB_TARGET" in
+	lio) lio_stop; return ;;
+	esac
+	local p rc i=0
+	p=$(target_pid)
+	[ -n "$p" ] || return 0
+	if [ "$LAB_TARGET" = tgt ]; then
+		# tgtd ignores SIGTERM while it has targets; its own way out is through tgtadm
+		tgtadm --lld iscsi --mode target --op delete --force --tid 1 >> "$SO/target.log" 2>&1
+		tgtadm --lld iscsi --mode system --op delete >> "$SO/target.log" 2>&1
+	else
+		kill -TERM "$p" 2>/dev/null
+	fi
+	while kill -0 "$p" 2>/dev/null && [ $i -lt 75 ]; do sleep 0.2; i=$((i + 1)); done
+	if kill -0 "$p" 2>/dev/null; then
+		kill -9 "$p"; wait "$p" 2>/dev/null; rm -f "$WORK/target.pid"
+		fail "$LAB_TARGET did not exit within 15 s of SIGTERM"
+	fi
+	wait "$p" 2>/dev/null; rc=$?
+	rm -f "$WORK/target.pid"
+	[ "$LAB_TARGET" = targed ] && [ "$rc" -ne 0 ] && fail "targed exited $rc on SIGTERM (expected 0)"
+	log "target stopped (exit $rc)"
+}
+
+target_kill9() {
+	local p; p=$(target_pid)
+	[ "$LAB_TARGET" = lio ] && fail "kill -9 needs a userspace target (LIO lives in the kernel)"
+	step "kill -9 target (pid $p)"
+	echo "==== $(date +%T) kill -9" >> "$SO/target.log"
+	kill -9 "$p"
+	wait "$p" 2>/dev/null
+	rm -f "$WORK/target.pid"
+}
+
+# LIO through configfs: fileio (or iblock for the fault device) LUN 0 on the same portal
+LIO=/sys/kernel/config/target
+lio_start() {
+	modprobe target_core_mod && modprobe target_core_file && modprobe target_core_iblock &&
+		modprobe iscsi_target_mod || fail "cannot load the LIO modules"
+	local hba=fileio_0 ctl="fd_dev_name=$DISK_PATH,fd_dev_size=$(stat -c %s "$DISK_IMG")"
+	[ "$DISK_BACKEND" = block ] && { hba=iblock_0; ctl="udev_path=$DISK_PATH"; }
+	local tp=$LIO/iscsi/$IQN/tpgt_1
+	{ mkdir -p "$LIO/core/$hba/disk0" && echo "$ctl" > "$LIO/core/$hba/disk0/control" &&
+	  echo 1 > "$LIO/core/$hba/disk0/enable" &&
+	  mkdir -p "$tp/lun/lun_0" && ln -s "$LIO/core/$hba/disk0" "$tp/lun/lun_0/disk0" &&
+	  mkdir "$tp/np/$IP:$PORT" &&
+	  for a in generate_node_acls=1 cache_dynamic_acls=1 demo_mode_write_protect=0 authentication=0; do
+		echo "${a#*=}" > "$tp/attrib/${a%=*}" || exit 1; done &&
+	  echo 1 > "$tp/enable"; } >> "$SO/target.log" 2>&1 || fail "LIO configfs setup failed"
+	echo "$hba" > "$WORK/lio.hba"
+}
+lio_stop() {
+	local tp=$LIO/iscsi/$IQN/tpgt_1 hba
+	hba=$(cat "$WORK/lio.hba" 2>/dev/null) || return 0
+	echo 0 > "$tp/enable"
+	rm -f "$tp/lun/lun_0/disk0"; rmdir "$tp/lun/lun_0" "$tp/np/$IP:$PORT" "$tp" "$LIO/iscsi/$IQN"
+	rmdir "$LIO/core/$hba/disk0" "$LIO/core/$hba"
+	rm -f "$WORK/lio.hba"
+}
+
+# ---------------------------------------------------------------- the Linux initiator
+
+iadm() { # iscsiadm with a time limit, its output kept in initiator.log
+	echo "\$ iscsiadm $*" >> "$SO/initiator.log"
+	timeout 90 iscsiadm "$@" >> "$SO/initiator.log" 2>&1
+}
+
+iscsid_start() {
+	step "start iscsid"
+	mkdir -p /run/lock/iscsi
+	# foreground with debug output so its messages end up in the scenario's logs
+	iscsid -f -d "${ISCSID_DEBUG:-1}" >> "$SO/iscsid.log" 2>&1 &
+	echo $! > "$WORK/iscsid.pid"; track_pid $!
+	local i=0
+	until iscsiadm -m session > /dev/null 2>&1 || [ $? -eq 21 ]; do
+		i=$((i + 1)); [ $i -gt 50 ] && fail "iscsid did not come up"; sleep 0.2
+	done
+}
+
+# discover: SendTargets must list $IQN at $IP:$PORT
+discover() {
+	step "discovery"
+	local out
+	out=$(timeout 60 iscsiadm -m discovery -t st -p "$IP:$PORT" 2>&1)
+	echo "$out" | tee -a "$SO/initiator.log"
+	echo "$out" | grep -q "^$IP:$PORT,[0-9]* $IQN\$" || fail "discovery at $IP:$PORT did not list $IQN (got: $(echo "$out" | tr '\n' ' '))"
+	# a node that survived the guest's previous I/O errors must give up within 15 s, not 120
+	iadm -m node -T "$IQN" -p "$IP:$PORT" -o update -n node.session.timeo.replacement_timeout -v "${REPLACEMENT_TIMEOUT:-15}"
+}
+
+session_disk() { # the sd device of LUN 0 (the only disk LUN) of our session, if attached
+	timeout 20 iscsiadm -m session -P 3 2>/dev/null | awk '/Attached scsi disk/ {print $4; exit}'
+}
+
+# login: sets DISK=/dev/sdX once the LUN's disk is there and has a size
+login() {
+	step "login"
+	iadm -m node -T "$IQN" -p "$IP:$PORT" --login || fail "login to $IQN failed (iscsiadm: $(tail -1 "$SO/initiator.log"))"
+	local i=0 d=""
+	while [ $i -lt 100 ]; do
+		d=$(session_disk)
+		[ -n "$d" ] && [ -e "/dev/$d" ] && [ "$(cat "/sys/block/$d/size" 2>/dev/null || echo 0)" -gt 0 ] && break
+		d=""; sleep 0.3; i=$((i + 1))
+	done
+	[ -n "$d" ] || fail "logged in, but no SCSI disk appeared within 30 s"
+	DISK=/dev/$d
+	log "LUN 0 is $DISK ($(($(cat "/sys/block/$d/size") / 2048)) MiB)"
+}
+
+logout() {
+	step "logout"
+	local d=${DISK#/dev/}
+	iadm -m node -T "$IQN" -p "$IP:$PORT" --logout || fail "logout from $IQN failed"
+	local i=0
+	while [ -n "$d" ] && [ -e "/sys/block/$d" ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+	[ -n "$d" ] && [ -e "/sys/block/$d" ] && fail "$DISK still present 10 s after logout"
+	DISK=""
+}
+
+# ---------------------------------------------------------------- clean-up, whatever happened
+
+cleanup() {
+	local rc=$?
+	set +e
+	log "cleanup (scenario exit $rc)"
+	mountpoint -q "$MNT" && umount -l "$MNT"
+	jobs -p | xargs -r kill -9 2>/dev/null
+	timeout 30 iscsiadm -m node --logoutall=all > /dev/null 2>&1
+	if [ "$LAB_TARGET" = lio ]; then lio_stop 2>/dev/null
+	elif target_alive; then kill -9 "$(target_pid)"; fi
+	[ -s "$WORK/iscsid.pid" ] && kill "$(cat "$WORK/iscsid.pid")" 2>/dev/null
+	remove_fault_disk
+	# a target that logged a sanitizer report or a crash has failed even if the I/O looked fine
+	if [ $rc -eq 0 ] && grep -qE 'ERROR: (Address|Undefined|Leak)Sanitizer|runtime error:' "$SO/target.log" 2>/dev/null; then
+		echo "the target log has a sanitizer report" > "$SO/reason"; rc=1
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
+
+log "scenario $NAME against $LAB_TARGET${LAB_FAULT:+ (fault: $LAB_FAULT)}"
