@@ -1,6 +1,4 @@
 /* SBC-3 block commands for disks: the opcode table, the one LBA range check, and the read/write/verify paths. */
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/cmd.h"
@@ -203,7 +201,8 @@ static void execute_write(struct tg_task *task)
 		return;
 	}
 	bool fua = task->cmd->cdb_len > 6 && (task->cdb[1] & CDB_FUA);
-	struct io_request req = { TG_IO_WRITE, task->lba, task->scsi_len, task->data.base, fua };
+	/* data.len, not scsi_len: the core trims a write whose initiator sends less (overflow). */
+	struct io_request req = { TG_IO_WRITE, task->lba, task->data.len, task->data.base, fua };
 	start_io(task, req, write_done);
 }
 

@@ -204,17 +204,30 @@ void tg_task_submit(struct tg_task *task)
 		return;
 	}
 	if (task->dir == TG_DIR_WRITE && task->scsi_len) {
-		/* FCP-4 option (b): a write whose CDB wants more than the initiator will send
-		 * transfers nothing and fails, so no block is ever half-written. */
+		uint32_t len = task->scsi_len;
 		if (task->scsi_len > task->exp_len) {
-			tg_task_complete(task, TG_SR_INVALID_FIELD_IN_IU);
-			return;
+			/* FCP-4 / SAM residual overflow: process the command with only the data the
+			 * initiator sends — as long as that is whole blocks of an LBA-addressed
+			 * write; anything else would half-write a block, so it is refused. */
+			uint32_t bs = task->dev ? task->dev->block_size : 0;
+			bool lba_write = bs && task->nblocks &&
+					 (uint64_t)task->nblocks * bs == task->scsi_len;
+			if (!lba_write || task->exp_len % bs) {
+				tg_task_complete(task, TG_SR_INVALID_FIELD_IN_IU);
+				return;
+			}
+			len = task->exp_len;
+			task->nblocks = len / bs;
+			if (len == 0) {
+				tg_task_complete(task, TG_SR_OK);
+				return;
+			}
 		}
-		if (tg_task_alloc_data(task, task->scsi_len) != 0) {
+		if (tg_task_alloc_data(task, len) != 0) {
 			tg_task_complete(task, TG_SR_TASK_SET_FULL);
 			return;
 		}
-		task->data.len = task->scsi_len;
+		task->data.len = len;
 		task->state = TG_TASK_WAIT_DATA;
 		task->ops->write_pending(task);
 		return;
@@ -229,6 +242,8 @@ void tg_task_abort(struct tg_task *task)
 
 void tg_task_release(struct tg_task *task)
 {
+	if (task->state == TG_TASK_DONE || !task->nexus)
+		return;
 	if (task->data.base) {
 		if (task->data.owner && task->ops->free_buf)
 			task->ops->free_buf(task, &task->data);

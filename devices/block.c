@@ -60,8 +60,9 @@ static int durable_if_fua(int fd, const struct tg_io *io)
 /*
  * UNMAP promises zeroes afterwards (can_unmap). A punched hole on a block device is an
  * unmapping write-zeroes that the kernel never emulates by writing, so it frees and zeroes in
- * one step. Devices without it get a plain discard, which frees but only zeroes on some
- * hardware, followed by an explicit zero-out to keep the promise.
+ * one step; can_unmap is only offered where the device has write-zeroes. Should the kernel
+ * still refuse, a plain discard (which zeroes only on some hardware) is followed by an explicit
+ * zero-out: the zeroes are kept, the freeing may not be (BLKZEROOUT asks not to unmap).
  */
 static int block_unmap(struct tg_io *io, void *arg)
 {
@@ -180,7 +181,8 @@ static int block_open(struct tg_device *dev, const struct cfg_device *cfg, char 
 
 	char cache_mode[32] = "";
 	read_queue_attr(st.st_rdev, "write_cache", cache_mode, sizeof(cache_mode));
-	bool can_discard = queue_attr_u64(st.st_rdev, "discard_max_bytes") > 0;
+	bool can_discard = queue_attr_u64(st.st_rdev, "discard_max_bytes") > 0 &&
+			   queue_attr_u64(st.st_rdev, "write_zeroes_max_bytes") > 0;
 
 	struct block_store *store = calloc(1, sizeof(*store));
 	if (!store) {

@@ -19,6 +19,12 @@ if [ ! -d "$corpus" ]; then
 	exit 1
 fi
 
+name=$(basename "$bin")
+# A dictionary beside this script, named after the target, steers it to the keywords.
+dict=$(dirname "$0")/$name.dict
+set -- -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+[ -f "$dict" ] && set -- "$@" -dict="$dict"
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/targe-fuzz.XXXXXX")
 mkdir "$work/corpus" "$work/artifacts"
 cp -R "$corpus"/. "$work/corpus/"
@@ -26,9 +32,7 @@ cp -R "$corpus"/. "$work/corpus/"
 # halt_on_error: the first report ends the run with a non-zero status, whatever kind it is.
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:halt_on_error=1" \
 UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1" \
-	"$bin" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
-	-artifact_prefix="$work/artifacts/" -print_final_stats=1 "$work/corpus" \
-	>"$work/log" 2>&1
+	"$bin" "$@" -artifact_prefix="$work/artifacts/" "$work/corpus" >"$work/log" 2>&1
 status=$?
 
 found=0
@@ -36,7 +40,6 @@ found=0
 [ -n "$(ls -A "$work/artifacts")" ] && found=1
 grep -Eq 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|SUMMARY: ' "$work/log" && found=1
 
-name=$(basename "$bin")
 if [ "$found" -ne 0 ]; then
 	tail -n 60 "$work/log"
 	echo "run-fuzzer.sh: $name FAILED (exit $status); log and reproducers kept in $work" >&2

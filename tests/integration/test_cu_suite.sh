@@ -7,26 +7,49 @@ seconds=${2:-60}
 tg_start
 
 out=$TG_DIR/cu.out
-rc=0
 timeout -k 5 "$seconds" iscsi-test-cu --dataloss --test="ALL.$suite" \
 	--initiator-name=iqn.2026-11.org.targe:cu-1 --initiator-name-2=iqn.2026-11.org.targe:cu-2 \
-	"$(tg_url 0)" >"$out" 2>&1 || rc=$?
+	"$(tg_url 0)" >"$out" 2>&1 &
+cu=$!
+# libiscsi retries a dead target forever: stop waiting as soon as the daemon is gone.
+while kill -0 $cu 2>/dev/null; do
+	if ! tg_alive; then
+		sleep 0.5
+		kill $cu 2>/dev/null || true
+		wait $cu || true
+		sed -n '/^Suite:/,$p' "$out"
+		tg_fail "$TARGE_TEST_TARGET died during ALL.$suite"
+	fi
+	sleep 0.1
+done
+rc=0
+wait $cu || rc=$?
 sed -n '/^Suite:/,$p' "$out"
+echo
 [ $rc -ne 124 ] || tg_fail "iscsi-test-cu ALL.$suite did not finish within ${seconds}s"
 
 # CUnit's "tests  Total Ran Passed Failed Inactive" line is the verdict; the exit status is not reliable.
-summary=$(grep -E '^ +tests +[0-9]' "$out") || { cat "$out"; tg_fail "no CUnit summary (iscsi-test-cu exit status $rc)"; }
+summary=$(grep -E '^ +tests +[0-9]' "$out") || tg_fail "no CUnit summary (iscsi-test-cu exit status $rc)"
 read -r _ total ran passed failed inactive <<<"$summary"
 [ "$ran" -gt 0 ] || tg_fail "suite ALL.$suite ran no tests (is it in 'iscsi-test-cu --list'?)"
-skipped=$(grep -c '\[SKIPPED\]' "$out" || true)
-if [ "$skipped" -gt 0 ]; then
+
+# A test is skipped when a [SKIPPED] note appears while it runs; list each with its first reason.
+skips=$(awk '
+	/^  Test: / { name = $2 }
+	/\[SKIPPED\]/ && name != "" && !(name in seen) {
+		reason = $0; sub(/.*\[SKIPPED\] */, "", reason)
+		seen[name] = 1; print name ": " reason
+	}' "$out")
+skipped=0
+if [ -n "$skips" ]; then
+	skipped=$(wc -l <<<"$skips")
 	tg_log "$skipped test(s) skipped:"
-	grep -h '\[SKIPPED\]' "$out" | sed -E 's/^ +/  /; s/ \.\.\. +/: /' >&2 || true
+	sed 's/^/  /' <<<"$skips" >&2
 fi
 if [ "$failed" -ne 0 ]; then
-	grep -E 'Test: .*FAILED' "$out" >&2 || true
-	tg_fail "ALL.$suite: $failed of $ran test(s) FAILED"
+	names=$(awk '/^  Test: / { name = $2 } /FAILED$/ && name != "" && !(name in seen) { seen[name] = 1; printf "%s ", name }' "$out")
+	tg_fail "ALL.$suite: $failed of $ran test(s) FAILED: $names"
 fi
 [ "$passed" -eq "$ran" ] || tg_fail "ALL.$suite: only $passed of $ran passed"
 tg_assert_alive "after ALL.$suite"
-tg_log "ALL.$suite: $passed/$total passed, $skipped skipped, $inactive inactive"
+tg_log "ALL.$suite: $passed/$total passed ($skipped skipped, $inactive inactive)"

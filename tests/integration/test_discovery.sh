@@ -29,9 +29,10 @@ expected=$(
 )
 
 out=$TG_DIR/iscsi-ls.out
-timeout 30 iscsi-ls -s -i iqn.2026-11.org.targe:discovery "iscsi://$TG_HOST:$TG_PORT" >"$out" 2>&1 ||
-	{ cat "$out"; tg_fail "iscsi-ls exited with status $?"; }
+rc=0
+timeout 30 iscsi-ls -s -i iqn.2026-11.org.targe:discovery "iscsi://$TG_HOST:$TG_PORT" >"$out" 2>&1 || rc=$?
 cat "$out"
+[ $rc -eq 0 ] || tg_fail "iscsi-ls exited with status $rc"
 
 # Normalise to "target lun=N TYPE SIZE"; tgt's own controller LUN 0 is not part of the layout.
 actual=$(awk -v tgt="$TARGE_TEST_TARGET" -v portal="$TG_HOST:$TG_PORT" '

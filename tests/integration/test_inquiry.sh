@@ -26,7 +26,10 @@ check_lun() {
 	grep -qE '^Product:.*[^ ]' "$out.std" || { cat "$out.std" >&2; tg_fail "LUN $lun: empty product"; }
 	local version
 	version=$(sed -nE 's/^Version:([0-9]+).*/\1/p' "$out.std")
-	[ -n "$version" ] && [ "$version" -ge 5 ] || { cat "$out.std" >&2; tg_fail "LUN $lun: VERSION '$version' below SPC-3 (5)"; }
+	if [ -z "$version" ] || [ "$version" -lt 5 ]; then
+		cat "$out.std" >&2
+		tg_fail "LUN $lun: VERSION '$version' below SPC-3 (5)"
+	fi
 
 	"${INQ[@]}" -e 1 -c 0 "$url" >"$out.vpd00" 2>&1 || { cat "$out.vpd00" >&2; tg_fail "LUN $lun: VPD 0x00 failed"; }
 	for page in 0x80 0x83 0xb0 0xb1; do

@@ -460,6 +460,50 @@ static void test_loop_runs_exactly_while_busy(void **state)
 	expect_done_once_on_loop(&write, 0);
 }
 
+/*
+ * With only one descriptor left, the engine's eventfd takes it and io_uring_queue_init fails
+ * with EMFILE, as it would under a seccomp filter or with io_uring disabled: the engine must
+ * fall back to its worker threads and still work.
+ */
+static void test_falls_back_when_io_uring_is_refused(void **state)
+{
+	struct fixture *fx = *state;
+	int probe = open("/dev/null", O_RDONLY); /* the lowest free descriptor */
+	assert_true(probe >= 0);
+	close(probe);
+	struct rlimit saved, limited;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	limited = saved;
+	limited.rlim_cur = (rlim_t)probe + 1;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &limited), 0);
+	unsetenv("TG_IOENGINE");
+	struct tg_ioengine *fallback = tg_ioengine_create(fx->loop);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	assert_non_null(fallback);
+	assert_false(tg_ioengine_uses_uring(fallback));
+
+	static uint8_t data[8192], back[8192];
+	fill(data, sizeof(data), 29);
+	struct op write, read;
+	op_init(&write, fx, TG_IO_WRITE, 4096, sizeof(data));
+	write.io.engine = fallback;
+	write.iov[0] = (struct iovec){ data, sizeof(data) };
+	write.io.iovcnt = 1;
+	write.io.fua = true;
+	tg_ioengine_submit_fd(fallback, fx->fd, &write.io);
+	run_until(fx, 1);
+	expect_done_once_on_loop(&write, 0);
+	op_init(&read, fx, TG_IO_READ, 4096, sizeof(back));
+	read.io.engine = fallback;
+	read.iov[0] = (struct iovec){ back, sizeof(back) };
+	read.io.iovcnt = 1;
+	tg_ioengine_submit_fd(fallback, fx->fd, &read.io);
+	run_until(fx, 2);
+	expect_done_once_on_loop(&read, 0);
+	assert_memory_equal(back, data, sizeof(data));
+	tg_ioengine_destroy(fallback);
+}
+
 struct resubmitter {
 	struct op first;
 	struct op second;
@@ -550,6 +594,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_complete_is_deferred, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loop_runs_exactly_while_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_drains_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_falls_back_when_io_uring_is_refused, setup,
+						teardown),
 	};
 	int failed = cmocka_run_group_tests_name("ioengine (default: io_uring when allowed)", tests,
 						 use_default_engine, NULL);

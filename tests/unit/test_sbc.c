@@ -297,15 +297,37 @@ static void test_read_residual_underflow(void **state)
 	assert_int_equal(r->residual, 8192 - 2 * BS);
 }
 
-static void test_write_longer_than_expected_is_refused(void **state)
+/* EDTL < the CDB's length in whole blocks: only EDTL is written, GOOD with overflow. */
+static void test_write_longer_than_expected_writes_expected(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t data[BS] = { 1 };
+	uint8_t data[BS];
+	memset(data, 0x5a, sizeof(data));
+	memset(f->disk.bytes, 0, 2 * BS);
 	uint8_t cdb[16];
 	size_t len = lba_cdb(cdb, SCSI_WRITE_10, 0, 0, 2);
 	struct fake_response *r =
 		fake_submit_write(&f->cmd, f->nexus, LUN_RW, cdb, len, data, sizeof(data));
+	assert_good(r);
+	assert_true(r->overflow);
+	assert_int_equal(r->residual, BS);
+	assert_memory_equal(f->disk.bytes, data, BS);
+	for (size_t i = BS; i < 2 * BS; i++)
+		assert_int_equal(f->disk.bytes[i], 0);
+}
+
+/* EDTL that is not whole blocks would half-write a block: refused, nothing written. */
+static void test_write_partial_block_expected_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t data[200] = { 1 };
+	uint8_t cdb[16];
+	size_t len = lba_cdb(cdb, SCSI_WRITE_10, 0, 0, 1);
+	struct fake_response *r =
+		fake_submit_write(&f->cmd, f->nexus, LUN_RW, cdb, len, data, sizeof(data));
 	assert_check(r, SCSI_SK_ILLEGAL_REQUEST, 0x0e, 0x03);
+	assert_true(r->overflow);
+	assert_int_equal(r->residual, BS - 200);
 	assert_int_equal(f->cmd.write_pending_calls, 0);
 	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 0);
 }
@@ -653,7 +675,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lba_range_edges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_residual_overflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_residual_underflow, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_longer_than_expected_is_refused, setup,
+		cmocka_unit_test_setup_teardown(test_write_longer_than_expected_writes_expected, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_write_partial_block_expected_is_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_write_fua, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only_lun, setup, teardown),

@@ -41,7 +41,7 @@ for name in $LAB_SCENARIOS; do
 	esac
 	echo "guest: scenario $name $(cat "$SO/verdict") in $(cat "$SO/seconds")s"
 	# a scenario that died half-way must not leave sessions or daemons to the next one
-	iscsiadm -m node --logoutall=all > /dev/null 2>&1
+	iscsiadm -m session -u > /dev/null 2>&1
 	[ -s /run/targe-lab/pids ] && while read -r pid; do kill -9 "$pid" 2>/dev/null; done < /run/targe-lab/pids
 	rm -rf /run/targe-lab /etc/iscsi/nodes /etc/iscsi/send_targets
 	dmesg -c > "$SO/dmesg.txt"

@@ -298,7 +298,7 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 	iscsi_conn_flush(w->data);
 }
 
-static void send_reject(struct iscsi_conn *conn, uint8_t reason, const uint8_t *bad_bhs)
+void iscsi_conn_reject(struct iscsi_conn *conn, uint8_t reason, const uint8_t *bad_bhs)
 {
 	uint8_t bhs[ISCSI_BHS_LEN];
 	struct iscsi_sn_fields sn;
@@ -400,14 +400,14 @@ static void dispatch(struct iscsi_conn *conn)
 		break;
 	case ISCSI_OP_TMF_REQ:
 		if (discovery) {
-			send_reject(conn, ISCSI_REJECT_PROTOCOL_ERROR, conn->rx_bhs);
+			iscsi_conn_reject(conn, ISCSI_REJECT_PROTOCOL_ERROR, conn->rx_bhs);
 			break;
 		}
 		iscsi_tmf_handle(conn, hdr);
 		break;
 	case ISCSI_OP_SNACK_REQ:
 		/* ErrorRecoveryLevel 0: SNACK is never negotiated. */
-		send_reject(conn, ISCSI_REJECT_SNACK_REJECT, conn->rx_bhs);
+		iscsi_conn_reject(conn, ISCSI_REJECT_SNACK_REJECT, conn->rx_bhs);
 		break;
 	case ISCSI_OP_LOGIN_REQ:
 	default:

@@ -45,6 +45,7 @@ struct iscsi_cmd {
 	bool submitted;            /* handed to the core (tg_task_submit) */
 	bool write_pending;        /* the core is waiting for the data */
 	bool unsolicited_done;     /* the initiator has sent all its unsolicited data */
+	bool data_error;           /* a Data-Out broke the sequence: the command fails */
 	struct iscsi_tmf *tmf;     /* a task management request waiting for this command */
 	bool response_queued;
 	unsigned tx_refs;          /* queued PDUs that still point into this command's buffers */
@@ -188,6 +189,8 @@ void iscsi_conn_sn(struct iscsi_conn *conn, bool advance_statsn, struct iscsi_sn
 void iscsi_conn_send(struct iscsi_conn *conn, const uint8_t bhs[ISCSI_BHS_LEN], const void *data,
 		     uint32_t data_len, bool close_after);
 
+/* Sends a Reject PDU carrying the offending header. */
+void iscsi_conn_reject(struct iscsi_conn *conn, uint8_t reason, const uint8_t *bad_bhs);
 /* Applies the CmdSN window rules to a non-data PDU; false means drop it. */
 bool iscsi_cmdsn_accept(struct iscsi_conn *conn, const struct iscsi_hdr *hdr);
 

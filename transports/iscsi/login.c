@@ -141,8 +141,6 @@ static uint16_t login_complete(struct iscsi_conn *conn, const char **why)
 		return LOGIN_OUT_OF_RESOURCES;
 	}
 	session->exp_cmdsn = conn->login_cmdsn;
-	conn->header_digest = session->params.header_digest;
-	conn->data_digest = session->params.data_digest;
 	return LOGIN_OK;
 }
 
@@ -191,6 +189,9 @@ static void login_step(struct iscsi_conn *conn, const struct iscsi_hdr *hdr, con
 			return;
 		}
 		send_login_rsp(conn, hdr, true, STAGE_FULL_FEATURE, LOGIN_OK, out);
+		/* Digests apply from the first PDU after the final Login Response. */
+		conn->header_digest = conn->session->params.header_digest;
+		conn->data_digest = conn->session->params.data_digest;
 		conn->phase = ISCSI_PHASE_FULL_FEATURE;
 		tg_info("iscsi", "%s: %s logged in to %s (TSIH %u%s%s)", conn->peer,
 			conn->login_keys.initiator_name,

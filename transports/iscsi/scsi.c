@@ -166,15 +166,26 @@ int iscsi_data_out_begin(struct iscsi_conn *conn, const struct iscsi_hdr *hdr)
 		conn->rx_cmd = NULL;
 		return 0;
 	}
+	conn->rx_cmd = cmd;
+	if (cmd->response_queued || cmd->data_error) {
+		/* Trailing data of a command that has already failed: consume quietly. */
+		conn->rx_discard = true;
+		return 0;
+	}
 	if (hdr->ttt == ISCSI_RESERVED_TAG && cmd->unsolicited_done) {
 		tg_warn("iscsi", "%s: ITT %#x: unsolicited Data-Out not allowed", conn->peer, hdr->itt);
 		return -1;
 	}
 	if (hdr->buffer_offset != cmd->received || hdr->datasn != cmd->datasn_expected) {
+		/* A sequence error at ErrorRecoveryLevel 0: reject the PDU and fail the command
+		 * (its data is incomplete), keeping the session (RFC 7143 7.3 / 11.17). */
 		tg_warn("iscsi", "%s: ITT %#x: Data-Out offset %u DataSN %u, expected %u/%u",
 			conn->peer, hdr->itt, hdr->buffer_offset, hdr->datasn, cmd->received,
 			cmd->datasn_expected);
-		return -1;
+		iscsi_conn_reject(conn, ISCSI_REJECT_PROTOCOL_ERROR, conn->rx_bhs);
+		cmd->data_error = true;
+		conn->rx_discard = true;
+		return 0;
 	}
 	uint64_t end = (uint64_t)hdr->buffer_offset + hdr->data_len;
 	if (end > cmd->exp_len) {
@@ -186,7 +197,6 @@ int iscsi_data_out_begin(struct iscsi_conn *conn, const struct iscsi_hdr *hdr)
 		conn->rx_data = cmd->task.data.base + hdr->buffer_offset;
 	else
 		conn->rx_discard = true;
-	conn->rx_cmd = cmd;
 	return 0;
 }
 
@@ -197,6 +207,13 @@ void iscsi_data_out_end(struct iscsi_conn *conn)
 	conn->rx_cmd = NULL;
 	if (!cmd)
 		return;
+	if (cmd->data_error && cmd->write_pending) {
+		cmd->write_pending = false;
+		if (hdr->ttt == ISCSI_RESERVED_TAG && hdr->final)
+			cmd->unsolicited_done = true;
+		tg_task_data_ready(&cmd->task, TG_SR_DATA_PHASE_ERROR);
+		return;
+	}
 	cmd->received += hdr->data_len;
 	cmd->datasn_expected++;
 	if (hdr->final) {
@@ -301,13 +318,11 @@ static void iscsi_queue_response(struct tg_task *task)
 			send_scsi_response(cmd);
 		}
 	}
-	tg_task_release(task);
 	if (cmd->tmf)
 		tmf_task_returned(cmd);
-	/* Wait for unsolicited data still on its way before the slot can be reused. */
-	if (cmd->tx_refs == 0 && cmd->unsolicited_done)
-		iscsi_cmd_put(cmd);
-	else if (!cmd->unsolicited_done && conn->phase == ISCSI_PHASE_CLOSING && cmd->tx_refs == 0)
+	/* The task (and the buffer its Data-In PDUs point into) is released by iscsi_cmd_put
+	 * once those PDUs are out and any unsolicited data still owed has arrived. */
+	if (cmd->tx_refs == 0 && (cmd->unsolicited_done || conn->phase == ISCSI_PHASE_CLOSING))
 		iscsi_cmd_put(cmd);
 	if (conn->phase == ISCSI_PHASE_FULL_FEATURE)
 		iscsi_conn_flush(conn);

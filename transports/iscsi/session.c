@@ -86,14 +86,21 @@ void iscsi_session_destroy(struct iscsi_session *session)
 		iscsi_conn_close(session->conn, "session closed");
 		return;
 	}
+	/* Hold the session while aborting: the last command put would otherwise free it. */
+	session->active_cmds++;
 	for (int i = 0; i < ISCSI_SESSION_CMDS; i++) {
 		struct iscsi_cmd *cmd = &session->cmds[i];
 		if (!cmd->in_use)
 			continue;
 		if (!cmd->submitted) {
 			/* Still receiving its PDU: the core never saw it. */
-			tg_task_release(&cmd->task);
 			cmd->response_queued = true;
+			if (cmd->tx_refs == 0)
+				iscsi_cmd_put(cmd);
+			continue;
+		}
+		if (cmd->response_queued) {
+			/* Answered, waiting only for unsolicited data that will never come now. */
 			if (cmd->tx_refs == 0)
 				iscsi_cmd_put(cmd);
 			continue;
@@ -104,6 +111,7 @@ void iscsi_session_destroy(struct iscsi_session *session)
 			tg_task_data_ready(&cmd->task, TG_SR_TASK_ABORTED);
 		}
 	}
+	session->active_cmds--;
 	session_free_if_idle(session);
 }
 
@@ -137,6 +145,7 @@ void iscsi_cmd_put(struct iscsi_cmd *cmd)
 	struct iscsi_session *session = cmd->session;
 	if (!cmd->in_use)
 		return;
+	tg_task_release(&cmd->task);
 	cmd->in_use = false;
 	cmd->next_free = session->free_cmds;
 	session->free_cmds = cmd;

@@ -35,13 +35,19 @@ make_disk() {
 	DISK_BACKEND=file
 	case "${LAB_FAULT:-}" in
 	"") return 0 ;;
-	drop-writes|error-writes) ;;
+	drop-writes|error-writes|flaky-writes) ;;
 	*) fail "unknown LAB_FAULT ${LAB_FAULT}" ;;
 	esac
 	modprobe loop 2>/dev/null; modprobe dm_flakey || fail "cannot load dm_flakey for the fault knob"
 	FAULT_LOOP=$(losetup --find --show "$DISK_IMG") || fail "losetup failed"
-	# up 2 s, then 1 s during which every write is lost (drop_writes) or fails (error_writes)
-	echo "0 $((${1} * 2048)) flakey $FAULT_LOOP 0 2 1 1 ${LAB_FAULT/-/_}" |
+	# dm-flakey: "up" seconds of normal service, then "down" seconds of misbehaviour, repeated
+	local up=0 down=1 feature=drop_writes
+	case "$LAB_FAULT" in
+	drop-writes) ;;                 # every write acknowledged and lost
+	error-writes) feature=error_writes ;;   # every write fails
+	flaky-writes) up=1 ;;           # writes lost during one second out of two
+	esac
+	echo "0 $((${1} * 2048)) flakey $FAULT_LOOP 0 $up $down 1 $feature" |
 		DM_DISABLE_UDEV=1 dmsetup create targe-fault --noudevsync || fail "dmsetup create failed"
 	DISK_PATH=/dev/mapper/targe-fault
 	DISK_BACKEND=block
@@ -115,14 +121,16 @@ target_start() {
 		tgtd -f --iscsi "portal=$IP:$PORT" >> "$SO/target.log" 2>&1 &
 		echo $! > "$WORK/target.pid"; track_pid $!
 		wait_listening 20 || fail "tgtd did not listen on $IP:$PORT within 20 s"
-		local a="--lld iscsi"
+		local a="--lld iscsi" tgt_flags=""
+		# a block device (the fault knob's) is used without the page cache, as targed does by default
+		[ "$DISK_BACKEND" = block ] && tgt_flags="--bsoflags direct"
 		# tgtd's management socket appears a moment after the portal
 		local i=0
 		until tgtadm $a --mode target --op show > /dev/null 2>&1; do
 			i=$((i + 1)); [ $i -gt 50 ] && fail "tgtadm cannot reach tgtd"; sleep 0.2
 		done
 		{ tgtadm $a --mode target --op new --tid 1 -T "$IQN" &&
-		  tgtadm $a --mode logicalunit --op new --tid 1 --lun 1 -b "$DISK_PATH" &&
+		  tgtadm $a --mode logicalunit --op new --tid 1 --lun 1 -b "$DISK_PATH" $tgt_flags &&
 		  tgtadm $a --mode target --op bind --tid 1 -I ALL; } >> "$SO/target.log" 2>&1 ||
 			fail "tgtadm could not configure the target"
 		;;
@@ -253,6 +261,9 @@ logout() {
 	while [ -n "$d" ] && [ -e "/sys/block/$d" ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
 	[ -n "$d" ] && [ -e "/sys/block/$d" ] && fail "$DISK still present 10 s after logout"
 	DISK=""
+	# what the next session reads must come from the target's backing store, not from pages the
+	# target (or a file under it) still caches in this guest
+	sync; echo 3 > /proc/sys/vm/drop_caches
 }
 
 # ---------------------------------------------------------------- clean-up, whatever happened
@@ -263,7 +274,11 @@ cleanup() {
 	log "cleanup (scenario exit $rc)"
 	mountpoint -q "$MNT" && umount -l "$MNT"
 	jobs -p | xargs -r kill -9 2>/dev/null
-	timeout 30 iscsiadm -m node --logoutall=all > /dev/null 2>&1
+	if iscsiadm -m session > /dev/null 2>&1; then
+		echo "\$ (cleanup) iscsiadm -m session -u" >> "$SO/initiator.log"
+		timeout 30 iscsiadm -m session -u >> "$SO/initiator.log" 2>&1 ||
+			log "cleanup: could not log out every session (the next scenario may see it)"
+	fi
 	if [ "$LAB_TARGET" = lio ]; then lio_stop 2>/dev/null
 	elif target_alive; then kill -9 "$(target_pid)"; fi
 	[ -s "$WORK/iscsid.pid" ] && kill "$(cat "$WORK/iscsid.pid")" 2>/dev/null

@@ -15,10 +15,10 @@ run_fio() {
 	step "fio $label"
 	fio --name="$label" --filename="$DISK" --direct=1 --ioengine=libaio --rw=randwrite \
 		--verify=crc32c --do_verify=1 --verify_fatal=1 --verify_dump=1 --runtime=90 \
-		--output="$SO/fio-$label.txt" "$@"
+		--output="$SO/fio-$label.txt" "$@" 2> "$SO/fio-$label.err"
 	local rc=$?
-	cat "$SO/fio-$label.txt"
-	[ $rc -eq 0 ] || fail "fio $label failed (exit $rc): $(grep -m1 -iE 'verify|error|bad' "$SO/fio-$label.txt")"
+	cat "$SO/fio-$label.txt" "$SO/fio-$label.err"
+	[ $rc -eq 0 ] || fail "fio $label failed (exit $rc): $(grep -m1 -iE 'verify|error|bad' "$SO/fio-$label.err" "$SO/fio-$label.txt" | cut -d: -f2-)"
 	grep -q 'err= 0' "$SO/fio-$label.txt" || fail "fio $label reported errors"
 }
 run_fio small --bs=4k --iodepth=16 --size=32M --offset=0
