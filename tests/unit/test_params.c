@@ -627,6 +627,9 @@ static void test_malformed_request_fails(void **state)
 	struct fixture *f = *state;
 	assert_int_equal(nego(f, SEG("MaxBurstLength=512\0JustAKey\0")), -1);
 	assert_true(f->err[0] != '\0');
+	/* nothing of a malformed request takes effect, not even the keys before the fault */
+	assert_int_equal(f->resp.len, 0);
+	assert_int_equal(f->neg.params.max_burst_length, 262144);
 	reinit(f, ISCSI_SESSION_NORMAL);
 	assert_int_equal(nego(f, SEG("=1\0")), -1);
 	/* nothing was answered */

@@ -396,7 +396,7 @@ struct negotiate_ctx {
 	struct iscsi_negotiation *neg;
 	struct iscsi_text_buf *resp;
 	bool security_stage;
-	bool early_pass;
+	enum { PASS_CHECK, PASS_EARLY, PASS_REST } pass;
 	bool auth_failure;
 	char *err;
 	size_t errlen;
@@ -711,17 +711,23 @@ static int negotiate_one(void *arg, const char *key, const char *value)
 	struct negotiate_ctx *ctx = arg;
 	const struct key_def *def = key_find(key);
 
-	if (ctx->early_pass) {
-		/* The first pass alone detects repeats, so the second sees each key once. */
+	switch (ctx->pass) {
+	case PASS_CHECK:
+		/* Only this pass looks for repeats, so a failing request has answered
+		 * nothing and the later passes see each key once. */
 		if (def != NULL && (def->flags & KF_ONCE)) {
 			uint64_t bit = 1ull << def->id;
 			if (ctx->neg->answered & bit)
 				return fail(ctx, "key %s negotiated twice", key);
 			ctx->neg->answered |= bit;
 		}
+		return 0;
+	case PASS_EARLY:
 		if (def == NULL || !(def->flags & KF_EARLY))
 			return 0;
 		return negotiate_key(ctx, def, value);
+	case PASS_REST:
+		break;
 	}
 	if (def == NULL) {
 		if (is_security_key(key))
@@ -744,7 +750,7 @@ int iscsi_negotiate(struct iscsi_negotiation *neg, const uint8_t *req, size_t re
 		.neg = neg,
 		.resp = resp,
 		.security_stage = security_stage,
-		.early_pass = true,
+		.pass = PASS_CHECK,
 		.err = err,
 		.errlen = errlen,
 	};
@@ -755,7 +761,11 @@ int iscsi_negotiate(struct iscsi_negotiation *neg, const uint8_t *req, size_t re
 
 	int rc = iscsi_text_foreach(req, req_len, negotiate_one, &ctx);
 	if (rc == 0) {
-		ctx.early_pass = false;
+		ctx.pass = PASS_EARLY;
+		rc = iscsi_text_foreach(req, req_len, negotiate_one, &ctx);
+	}
+	if (rc == 0) {
+		ctx.pass = PASS_REST;
 		rc = iscsi_text_foreach(req, req_len, negotiate_one, &ctx);
 	}
 	fix_first_burst(&neg->params);
