@@ -56,9 +56,10 @@ size_t tg_sense_build(uint8_t *buf, size_t cap, enum tg_sense_reason reason,
 		buf[7] = 10; /* additional sense length */
 		buf[12] = r->asc;
 		buf[13] = r->ascq;
-		if (info && info->has_information) {
+		/* Fixed format has 4 bytes of INFORMATION; a larger value cannot be reported
+		 * there, and SPC-4 then requires VALID = 0 (descriptor format carries it). */
+		if (info && info->has_information && info->information <= UINT32_MAX) {
 			buf[0] |= 0x80; /* VALID */
-			/* Fixed format has 4 bytes; larger values only fit descriptor format. */
 			put_be32(buf + 3, (uint32_t)info->information);
 		}
 		if (info && info->has_field_pointer)
