@@ -4,11 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
-/* The sources under test are compiled into this file so they get libFuzzer's coverage
- * instrumentation (the library itself is built without it); the archive's copies of these
- * objects are then never linked in. */
-#include "transports/iscsi/params.c"
-#include "transports/iscsi/pdu.c"
+#include "transports/iscsi/params.h"
+#include "transports/iscsi/pdu.h"
 
 /* The properties checked here are ones every input must keep; a violation is a bug. */
 #define CHECK(cond)                                                                            \
