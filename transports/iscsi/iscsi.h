@@ -86,6 +86,7 @@ struct iscsi_server {
 	size_t portal_count;
 	struct iscsi_target_limits limits;
 	struct iscsi_session *sessions;
+	struct iscsi_session *draining;
 	struct iscsi_conn *conns;
 	uint16_t next_tsih;
 };
@@ -133,6 +134,9 @@ struct iscsi_conn {
 	size_t login_text_len;
 	struct tg_target *target;
 	void *auth;                /* CHAP exchange state (auth.c) */
+	struct iscsi_session *predecessor; /* being reinstated: its commands still draining */
+	struct iscsi_hdr parked_hdr;       /* the final login request, answered once it has */
+	struct iscsi_text_buf parked_out;
 
 	struct iscsi_session *session;
 	bool header_digest;
@@ -158,6 +162,7 @@ struct iscsi_session {
 	unsigned active_cmds;
 	uint32_t next_ttt;
 	bool dying;                /* torn down; freed when the last command returns */
+	struct iscsi_conn *successor; /* a login reinstating this session waits for its end */
 };
 
 /* A task management request that answers once every command it aborted has returned. */
@@ -197,13 +202,19 @@ bool iscsi_cmdsn_accept(struct iscsi_conn *conn, const struct iscsi_hdr *hdr);
 /* login.c */
 void iscsi_login_handle(struct iscsi_conn *conn, const struct iscsi_hdr *hdr, const uint8_t *data);
 void iscsi_login_cleanup(struct iscsi_conn *conn);
+/* The session a parked login was waiting for is gone: finish that login. */
+void iscsi_login_resume(struct iscsi_conn *conn);
 
 /* text.c (SendTargets) */
 void iscsi_text_handle(struct iscsi_conn *conn, const struct iscsi_hdr *hdr, const uint8_t *data);
 
 /* session.c */
 struct iscsi_session *iscsi_session_create(struct iscsi_conn *conn, enum iscsi_session_type type);
+/* Tears the session down; it stays on the server's draining list until its commands in the
+ * backend have returned, then frees itself (and resumes a login waiting to reinstate it). */
 void iscsi_session_destroy(struct iscsi_session *session);
+/* Whether session is torn down but not yet freed (compares pointers only). */
+bool iscsi_session_draining(const struct iscsi_server *server, const struct iscsi_session *session);
 struct iscsi_session *iscsi_session_find(struct iscsi_server *server, const char *initiator_name,
 					 const uint8_t isid[6], const struct tg_target *target);
 struct iscsi_cmd *iscsi_cmd_get(struct iscsi_session *session);

@@ -31,6 +31,11 @@ enum { STAGE_SECURITY = 0, STAGE_OPERATIONAL = 1, STAGE_FULL_FEATURE = 3 };
 
 void iscsi_login_cleanup(struct iscsi_conn *conn)
 {
+	if (conn->predecessor) {
+		conn->predecessor->successor = NULL;
+		conn->predecessor = NULL;
+	}
+	iscsi_text_buf_free(&conn->parked_out);
 	free(conn->login_text);
 	conn->login_text = NULL;
 	conn->login_text_len = 0;
@@ -121,34 +126,76 @@ static uint16_t login_identify(struct iscsi_conn *conn, const struct iscsi_hdr *
 	return LOGIN_OK;
 }
 
-/* Full feature phase begins: create the session (replacing an older one of the same
- * initiator port, which is session reinstatement). */
-static uint16_t login_complete(struct iscsi_conn *conn, const char **why)
+/* Creates the session and answers the final login request: full feature phase begins. */
+static void login_enter_full_feature(struct iscsi_conn *conn, const struct iscsi_hdr *hdr,
+				     const struct iscsi_text_buf *out)
 {
-	if (conn->target) {
-		struct iscsi_session *old = iscsi_session_find(
-			conn->server, conn->login_keys.initiator_name, conn->isid, conn->target);
-		if (old) {
-			tg_info("iscsi", "%s: reinstating session TSIH %u of %s", conn->peer, old->tsih,
-				old->initiator_name);
-			iscsi_session_destroy(old);
-		}
-	}
 	struct iscsi_session *session = iscsi_session_create(
 		conn, conn->target ? ISCSI_SESSION_NORMAL : ISCSI_SESSION_DISCOVERY);
 	if (!session) {
-		*why = "cannot create session";
-		return LOGIN_OUT_OF_RESOURCES;
+		login_fail(conn, hdr, LOGIN_OUT_OF_RESOURCES, "cannot create session");
+		return;
 	}
 	session->exp_cmdsn = conn->login_cmdsn;
-	return LOGIN_OK;
+	send_login_rsp(conn, hdr, true, STAGE_FULL_FEATURE, LOGIN_OK, out);
+	/* Digests apply from the first PDU after the final Login Response. */
+	conn->header_digest = session->params.header_digest;
+	conn->data_digest = session->params.data_digest;
+	conn->phase = ISCSI_PHASE_FULL_FEATURE;
+	tg_info("iscsi", "%s: %s logged in to %s (TSIH %u%s%s)", conn->peer,
+		conn->login_keys.initiator_name, conn->target ? conn->target->name : "discovery",
+		session->tsih, conn->header_digest ? ", header digest" : "",
+		conn->data_digest ? ", data digest" : "");
+}
+
+/*
+ * Session reinstatement (RFC 7143 6.3.5): a new login from the same initiator port replaces
+ * the old session. The old session's commands still in the backend must finish before the
+ * new session runs any command, or an old write could land after a new one; so the final
+ * login response waits until the old session is gone. Returns true when the login is parked.
+ */
+static bool login_wait_for_predecessor(struct iscsi_conn *conn, const struct iscsi_hdr *hdr,
+				       struct iscsi_text_buf *out)
+{
+	if (!conn->target)
+		return false;
+	struct iscsi_session *old = iscsi_session_find(conn->server, conn->login_keys.initiator_name,
+						       conn->isid, conn->target);
+	if (!old)
+		return false;
+	tg_info("iscsi", "%s: reinstating session TSIH %u of %s", conn->peer, old->tsih,
+		old->initiator_name);
+	iscsi_session_destroy(old);
+	if (!iscsi_session_draining(conn->server, old))
+		return false; /* gone at once: nothing was in flight */
+	old->successor = conn;
+	conn->predecessor = old;
+	tg_info("iscsi", "%s: waiting for %u command(s) of the old session", conn->peer,
+		old->active_cmds);
+	conn->parked_hdr = *hdr;
+	conn->parked_out = *out;
+	memset(out, 0, sizeof(*out)); /* ownership moves to the connection */
+	ev_io_stop(conn->server->loop, &conn->read_watcher);
+	return true;
+}
+
+void iscsi_login_resume(struct iscsi_conn *conn)
+{
+	conn->predecessor = NULL;
+	if (conn->phase == ISCSI_PHASE_CLOSING)
+		return;
+	login_enter_full_feature(conn, &conn->parked_hdr, &conn->parked_out);
+	iscsi_text_buf_free(&conn->parked_out);
+	iscsi_login_cleanup(conn);
+	if (conn->phase != ISCSI_PHASE_CLOSING)
+		ev_io_start(conn->server->loop, &conn->read_watcher);
+	iscsi_conn_flush(conn);
 }
 
 /* Negotiates one complete login request and answers it; out collects the response keys. */
 static void login_step(struct iscsi_conn *conn, const struct iscsi_hdr *hdr, const uint8_t *text,
 		       size_t text_len, struct iscsi_text_buf *out)
 {
-	const char *why = "";
 	bool auth_failure = false;
 	char err[160] = "";
 	if (iscsi_negotiate(&conn->neg, text, text_len, hdr->csg == STAGE_SECURITY, out,
@@ -183,21 +230,8 @@ static void login_step(struct iscsi_conn *conn, const struct iscsi_hdr *hdr, con
 		return;
 	}
 	if (transit && hdr->nsg == STAGE_FULL_FEATURE) {
-		uint16_t status = login_complete(conn, &why);
-		if (status != LOGIN_OK) {
-			login_fail(conn, hdr, status, why);
-			return;
-		}
-		send_login_rsp(conn, hdr, true, STAGE_FULL_FEATURE, LOGIN_OK, out);
-		/* Digests apply from the first PDU after the final Login Response. */
-		conn->header_digest = conn->session->params.header_digest;
-		conn->data_digest = conn->session->params.data_digest;
-		conn->phase = ISCSI_PHASE_FULL_FEATURE;
-		tg_info("iscsi", "%s: %s logged in to %s (TSIH %u%s%s)", conn->peer,
-			conn->login_keys.initiator_name,
-			conn->target ? conn->target->name : "discovery", conn->session->tsih,
-			conn->header_digest ? ", header digest" : "",
-			conn->data_digest ? ", data digest" : "");
+		if (!login_wait_for_predecessor(conn, hdr, out))
+			login_enter_full_feature(conn, hdr, out);
 		return;
 	}
 	if (transit)

@@ -43,6 +43,9 @@ struct iscsi_session *iscsi_session_create(struct iscsi_conn *conn, enum iscsi_s
 			free(session);
 			return NULL;
 		}
+		/* The first thing a new I_T nexus hears: power on, or that its predecessor
+		 * was lost (libiscsi and Linux clear it with TEST UNIT READY after login). */
+		tg_nexus_login(session->nexus);
 	}
 	session->next = server->sessions;
 	server->sessions = session;
@@ -50,9 +53,9 @@ struct iscsi_session *iscsi_session_create(struct iscsi_conn *conn, enum iscsi_s
 	return session;
 }
 
-static void session_unlink(struct iscsi_session *session)
+static void session_unlink_from(struct iscsi_session **list, struct iscsi_session *session)
 {
-	for (struct iscsi_session **p = &session->server->sessions; *p; p = &(*p)->next) {
+	for (struct iscsi_session **p = list; *p; p = &(*p)->next) {
 		if (*p == session) {
 			*p = session->next;
 			return;
@@ -64,28 +67,34 @@ static void session_free_if_idle(struct iscsi_session *session)
 {
 	if (!session->dying || session->active_cmds)
 		return;
+	session_unlink_from(&session->server->draining, session);
 	tg_nexus_destroy(session->nexus);
 	struct iscsi_conn *conn = session->conn;
 	if (conn) {
 		conn->session = NULL;
 		iscsi_conn_free(conn);
 	}
+	struct iscsi_conn *successor = session->successor;
 	free(session);
+	if (successor)
+		iscsi_login_resume(successor);
 }
 
 void iscsi_session_destroy(struct iscsi_session *session)
 {
 	if (session->dying)
 		return;
-	session->dying = true;
-	session_unlink(session);
 	if (session->conn && session->conn->phase != ISCSI_PHASE_CLOSING) {
-		/* The connection's close comes back here through its session pointer. */
-		session->dying = false;
-		session->next = NULL;
-		iscsi_conn_close(session->conn, "session closed");
+		/* Closing the connection comes back here through its session pointer. */
+		iscsi_conn_close(session->conn, "session reinstated or closed");
 		return;
 	}
+	session->dying = true;
+	/* Off the live list (no new lookups find it), onto the draining list until its last
+	 * command returns. */
+	session_unlink_from(&session->server->sessions, session);
+	session->next = session->server->draining;
+	session->server->draining = session;
 	/* Hold the session while aborting: the last command put would otherwise free it. */
 	session->active_cmds++;
 	for (int i = 0; i < ISCSI_SESSION_CMDS; i++) {
@@ -113,6 +122,14 @@ void iscsi_session_destroy(struct iscsi_session *session)
 	}
 	session->active_cmds--;
 	session_free_if_idle(session);
+}
+
+bool iscsi_session_draining(const struct iscsi_server *server, const struct iscsi_session *session)
+{
+	for (const struct iscsi_session *s = server->draining; s; s = s->next)
+		if (s == session)
+			return true;
+	return false;
 }
 
 struct iscsi_session *iscsi_session_find(struct iscsi_server *server, const char *initiator_name,
