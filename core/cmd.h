@@ -14,6 +14,18 @@ enum tg_cmd_flags {
 	TG_CMD_ANY_LUN = 1u << 2,     /* also answered for an unmapped LUN (INQUIRY, REPORT LUNS,
 				       * REQUEST SENSE) */
 	TG_CMD_CONFLICT_FREE = 1u << 3, /* allowed through any reservation (SPC-4 table 63) */
+	/*
+	 * The persistent-reservation class (core/reservation.c). A command with neither flag
+	 * nor TG_CMD_CONFLICT_FREE counts as a write: it conflicts with Write Exclusive and
+	 * Exclusive Access for non-holders and with the registrants types for non-registrants.
+	 * PR_READ: reads (medium or unit state) — passes Write Exclusive, not Exclusive Access.
+	 * PR_SELF: RESERVE, RELEASE, PERSISTENT RESERVE IN/OUT apply the rules themselves.
+	 */
+	TG_CMD_PR_READ = 1u << 16,
+	TG_CMD_PR_SELF = 1u << 17,
+	/* Reads, compares and writes its LBA range: holds it exclusively against every other
+	 * writer (core/lba_lock.c), where plain write-class commands share it. */
+	TG_CMD_LBA_EXCLUSIVE = 1u << 8,
 };
 
 struct tg_cmd_desc {
@@ -53,6 +65,10 @@ enum tg_sense_reason tg_spc_parse_request_sense(struct tg_task *task);
 void tg_spc_request_sense(struct tg_task *task);
 enum tg_sense_reason tg_spc_parse_mode_sense(struct tg_task *task);
 void tg_spc_mode_sense(struct tg_task *task);
+/* MAINTENANCE IN (core/maintenance_in.c): dispatches on the service action (REPORT SUPPORTED
+ * TASK MANAGEMENT FUNCTIONS, REPORT SUPPORTED OPERATION CODES, ...). */
+enum tg_sense_reason tg_spc_parse_maintenance_in(struct tg_task *task);
+void tg_spc_maintenance_in(struct tg_task *task);
 
 /* LBA range check written once: lba + nblocks must lie within the device. */
 enum tg_sense_reason tg_sbc_check_range(struct tg_task *task);

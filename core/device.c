@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "core/reservation.h"
 #include "core/scsi.h"
 
 /*
@@ -50,6 +51,7 @@ static void derive_identity(struct tg_device *dev, const char *serial_override)
 
 static void device_free(struct tg_device *dev)
 {
+	tg_pr_detach(dev);
 	pthread_mutex_destroy(&dev->lock);
 	free(dev->name);
 	free(dev->pi_path);
@@ -93,6 +95,13 @@ struct tg_device *tg_device_open(const struct cfg_device *cfg, char *err, size_t
 	     dev->num_blocks == 0)) {
 		snprintf(err, errlen, "device %s: backend %s reported block size %u, %llu blocks",
 			 cfg->name, ops->name, dev->block_size, (unsigned long long)dev->num_blocks);
+		tg_device_close(dev);
+		return NULL;
+	}
+	/* Registrations an earlier run persisted (APTPL) are back before any nexus exists. */
+	char why[512] = "";
+	if (tg_pr_attach(dev, cfg->path, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "device %s: persistent reservations: %s", cfg->name, why);
 		tg_device_close(dev);
 		return NULL;
 	}

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "core/lba_lock.h"
+
 struct tg_device;
 struct tg_ioengine;
 struct cfg_device;
@@ -79,6 +81,8 @@ struct tg_device {
 	/* State shared by every nexus reaching this device (reservations, UAs) sits behind lock. */
 	pthread_mutex_t lock;
 	void *shared; /* core-owned: struct tg_device_shared (reservations, registrants) */
+	/* LBA ranges held by writers and read-compare-write commands (core/lba_lock.c). */
+	struct tg_lba_lock_state lba_locks;
 };
 
 /* Creates and opens a device from its config entry; NULL with err filled on failure. */

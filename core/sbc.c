@@ -3,20 +3,17 @@
 
 #include "core/cmd.h"
 #include "core/device.h"
+#include "core/reservation.h"
+#include "core/sbc_ext.h"
 #include "core/scsi.h"
 #include "core/task.h"
 
 enum {
 	CDB_FUA = 0x08,
-	CDB_BYTCHK_SHIFT = 1,
-	CDB_BYTCHK_MASK = 0x03,
 	CDB_PMI = 0x01,
 };
 
-enum { BYTCHK_NONE = 0, BYTCHK_COMPARE = 1 };
-
-/* handler_u64 slots; the backend iovec occupies the first two (see single_iov). */
-enum { SLOT_VERIFY_BUF = 2, SLOT_VERIFY_CAP = 3 };
+/* handler_u64 slots: the backend iovec occupies the first two (see single_iov). */
 
 enum tg_sense_reason tg_sbc_check_range(struct tg_task *task)
 {
@@ -206,85 +203,6 @@ static void execute_write(struct tg_task *task)
 	start_io(task, req, write_done);
 }
 
-/* VERIFY: BYTCHK 00b checks only that the blocks exist; 01b compares them with the data-out
- * buffer. 10b is reserved and 11b (one block compared against every block) is not supported. */
-static uint8_t verify_bytchk(const struct tg_task *task)
-{
-	return (task->cdb[1] >> CDB_BYTCHK_SHIFT) & CDB_BYTCHK_MASK;
-}
-
-static enum tg_sense_reason parse_verify(struct tg_task *task)
-{
-	struct lba_fields f = decode_lba_fields(task);
-	uint8_t bytchk = verify_bytchk(task);
-	task->lba = f.lba;
-	task->nblocks = f.length;
-	set_transfer(task, bytchk == BYTCHK_COMPARE ? TG_DIR_WRITE : TG_DIR_NONE);
-	if (bytchk != BYTCHK_COMPARE)
-		task->scsi_len = 0;
-
-	enum tg_sense_reason reason = tg_cmd_check_control(task);
-	if (reason == TG_SR_OK)
-		reason = check_protect_field(task);
-	if (reason == TG_SR_OK && bytchk != BYTCHK_NONE && bytchk != BYTCHK_COMPARE)
-		reason = tg_cmd_invalid_field(task, 1, 2);
-	if (reason == TG_SR_OK)
-		reason = tg_sbc_check_range(task);
-	if (reason == TG_SR_OK && bytchk == BYTCHK_COMPARE)
-		reason = check_transfer_limit(task, f.length_byte);
-	return reason;
-}
-
-static void verify_buf_recover(struct tg_task *task, struct tg_buf *buf)
-{
-	buf->base = (uint8_t *)(uintptr_t)task->handler_u64[SLOT_VERIFY_BUF];
-	buf->cap = (size_t)task->handler_u64[SLOT_VERIFY_CAP];
-	buf->len = 0;
-	buf->lkey = 0;
-	buf->owner = NULL;
-}
-
-static void verify_done(struct tg_task *task, int result)
-{
-	struct tg_buf medium;
-	verify_buf_recover(task, &medium);
-	if (result < 0) {
-		tg_buf_free(&medium);
-		fail_at_lba(task, TG_SR_UNRECOVERED_READ_ERROR);
-		return;
-	}
-	size_t len = task->scsi_len;
-	size_t at = 0;
-	while (at < len && medium.base[at] == task->data.base[at])
-		at++;
-	tg_buf_free(&medium);
-	if (at < len) {
-		/* INFORMATION: offset of the first differing byte in the data-out buffer. */
-		task->sense_info.has_information = true;
-		task->sense_info.information = at;
-		tg_task_complete(task, TG_SR_MISCOMPARE_DURING_VERIFY);
-		return;
-	}
-	tg_task_complete(task, TG_SR_OK);
-}
-
-static void execute_verify(struct tg_task *task)
-{
-	if (verify_bytchk(task) != BYTCHK_COMPARE || task->nblocks == 0) {
-		tg_task_complete(task, TG_SR_OK);
-		return;
-	}
-	struct tg_buf medium;
-	if (tg_buf_alloc(&medium, task->scsi_len) != 0) {
-		tg_task_complete(task, TG_SR_TASK_SET_FULL);
-		return;
-	}
-	task->handler_u64[SLOT_VERIFY_BUF] = (uint64_t)(uintptr_t)medium.base;
-	task->handler_u64[SLOT_VERIFY_CAP] = medium.cap;
-	struct io_request req = { TG_IO_READ, task->lba, task->scsi_len, medium.base, false };
-	start_io(task, req, verify_done);
-}
-
 static enum tg_sense_reason parse_synchronize_cache(struct tg_task *task)
 {
 	struct lba_fields f = decode_lba_fields(task);
@@ -363,6 +281,8 @@ static enum tg_sense_reason parse_service_action_in_16(struct tg_task *task)
 	switch (cdb[1] & 0x1f) {
 	case SCSI_SAI_READ_CAPACITY_16:
 		return check_pmi(task, get_be64(cdb + 2), cdb[14] & CDB_PMI);
+	case SCSI_SAI_GET_LBA_STATUS:
+		return tg_sbc_parse_get_lba_status(task);
 	default:
 		return tg_cmd_invalid_field(task, 1, 4);
 	}
@@ -374,8 +294,10 @@ static void execute_read_capacity_16(struct tg_task *task)
 	memset(buf, 0, sizeof(buf));
 	put_be64(buf, last_lba(task->dev));
 	put_be32(buf + 8, task->dev->block_size);
-	/* P_TYPE/PROT_EN, LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT, LBPME/LBPRZ and LOWEST
-	 * ALIGNED LBA stay 0 until protection information and UNMAP exist. */
+	/* P_TYPE/PROT_EN stay 0 until protection information exists. LOGICAL BLOCKS PER
+	 * PHYSICAL BLOCK EXPONENT and LOWEST ALIGNED LBA stay 0: the page granularity is
+	 * reported as OPTIMAL TRANSFER/UNMAP GRANULARITY in Block Limits instead. */
+	buf[14] = tg_sbc_read_capacity_provisioning_bits(task->dev);
 	tg_task_reply(task, buf, sizeof(buf), get_be32(task->cdb + 10));
 }
 
@@ -384,6 +306,9 @@ static void execute_service_action_in_16(struct tg_task *task)
 	switch (task->cdb[1] & 0x1f) {
 	case SCSI_SAI_READ_CAPACITY_16:
 		execute_read_capacity_16(task);
+		break;
+	case SCSI_SAI_GET_LBA_STATUS:
+		tg_sbc_get_lba_status(task);
 		break;
 	default: /* parse let it through: a table/parse mismatch */
 		tg_task_complete(task, TG_SR_INTERNAL_TARGET_FAILURE);
@@ -405,7 +330,8 @@ const struct tg_cmd_desc tg_sbc_cmds[256] = {
 	[SCSI_REQUEST_SENSE] = { .name = "REQUEST SENSE", .cdb_len = 6, .flags = SPC_ANY_LUN,
 		.parse = tg_spc_parse_request_sense, .execute = tg_spc_request_sense,
 		.usage = { SCSI_REQUEST_SENSE, 0x01, 0, 0, 0xff, CTL } },
-	[SCSI_READ_6] = { .name = "READ(6)", .cdb_len = 6, .parse = parse_read_write,
+	[SCSI_READ_6] = { .name = "READ(6)", .cdb_len = 6, .flags = TG_CMD_PR_READ,
+		.parse = parse_read_write,
 		.execute = execute_read, .usage = { SCSI_READ_6, 0x1f, 0xff, 0xff, 0xff, CTL } },
 	[SCSI_WRITE_6] = { .name = "WRITE(6)", .cdb_len = 6, .flags = TG_CMD_WRITE_CLASS,
 		.parse = parse_read_write, .execute = execute_write,
@@ -413,7 +339,7 @@ const struct tg_cmd_desc tg_sbc_cmds[256] = {
 	[SCSI_INQUIRY] = { .name = "INQUIRY", .cdb_len = 6, .flags = SPC_ANY_LUN,
 		.parse = tg_spc_parse_inquiry, .execute = tg_spc_inquiry,
 		.usage = { SCSI_INQUIRY, 0x01, 0xff, 0xff, 0xff, CTL } },
-	[SCSI_MODE_SENSE_6] = { .name = "MODE SENSE(6)", .cdb_len = 6,
+	[SCSI_MODE_SENSE_6] = { .name = "MODE SENSE(6)", .cdb_len = 6, .flags = TG_CMD_PR_READ,
 		.parse = tg_spc_parse_mode_sense, .execute = tg_spc_mode_sense,
 		.usage = { SCSI_MODE_SENSE_6, 0x08, 0xff, 0xff, 0xff, CTL } },
 	[SCSI_START_STOP_UNIT] = { .name = "START STOP UNIT", .cdb_len = 6,
@@ -423,33 +349,36 @@ const struct tg_cmd_desc tg_sbc_cmds[256] = {
 		.flags = TG_CMD_CONFLICT_FREE, .parse = parse_read_capacity_10,
 		.execute = execute_read_capacity_10,
 		.usage = { SCSI_READ_CAPACITY_10, 0, FF4, 0, 0, CDB_PMI, CTL } },
-	[SCSI_READ_10] = { .name = "READ(10)", .cdb_len = 10, .parse = parse_read_write,
+	[SCSI_READ_10] = { .name = "READ(10)", .cdb_len = 10, .flags = TG_CMD_PR_READ,
+		.parse = parse_read_write,
 		.execute = execute_read,
 		.usage = { SCSI_READ_10, 0xf8, FF4, 0, 0xff, 0xff, CTL } },
 	[SCSI_WRITE_10] = { .name = "WRITE(10)", .cdb_len = 10, .flags = TG_CMD_WRITE_CLASS,
 		.parse = parse_read_write, .execute = execute_write,
 		.usage = { SCSI_WRITE_10, 0xf8, FF4, 0, 0xff, 0xff, CTL } },
-	[SCSI_VERIFY_10] = { .name = "VERIFY(10)", .cdb_len = 10, .parse = parse_verify,
-		.execute = execute_verify,
+	[SCSI_VERIFY_10] = { .name = "VERIFY(10)", .cdb_len = 10, .flags = TG_CMD_PR_READ,
+		.parse = tg_sbc_parse_verify,
+		.execute = tg_sbc_verify,
 		.usage = { SCSI_VERIFY_10, 0xf6, FF4, 0, 0xff, 0xff, CTL } },
 	[SCSI_SYNCHRONIZE_CACHE_10] = { .name = "SYNCHRONIZE CACHE(10)", .cdb_len = 10,
 		.parse = parse_synchronize_cache, .execute = execute_synchronize_cache,
 		.usage = { SCSI_SYNCHRONIZE_CACHE_10, 0x02, FF4, 0, 0xff, 0xff, CTL } },
 	[SCSI_MODE_SENSE_10] = { .name = "MODE SENSE(10)", .cdb_len = 10,
-		.parse = tg_spc_parse_mode_sense, .execute = tg_spc_mode_sense,
+		.flags = TG_CMD_PR_READ, .parse = tg_spc_parse_mode_sense, .execute = tg_spc_mode_sense,
 		.usage = { SCSI_MODE_SENSE_10, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, CTL } },
-	[SCSI_READ_16] = { .name = "READ(16)", .cdb_len = 16, .parse = parse_read_write,
+	[SCSI_READ_16] = { .name = "READ(16)", .cdb_len = 16, .flags = TG_CMD_PR_READ,
+		.parse = parse_read_write,
 		.execute = execute_read, .usage = { SCSI_READ_16, 0xf8, FF8, FF4, 0, CTL } },
 	[SCSI_WRITE_16] = { .name = "WRITE(16)", .cdb_len = 16, .flags = TG_CMD_WRITE_CLASS,
 		.parse = parse_read_write, .execute = execute_write,
 		.usage = { SCSI_WRITE_16, 0xf8, FF8, FF4, 0, CTL } },
-	[SCSI_VERIFY_16] = { .name = "VERIFY(16)", .cdb_len = 16, .parse = parse_verify,
-		.execute = execute_verify, .usage = { SCSI_VERIFY_16, 0xf6, FF8, FF4, 0, CTL } },
+	[SCSI_VERIFY_16] = { .name = "VERIFY(16)", .cdb_len = 16, .flags = TG_CMD_PR_READ,
+		.parse = tg_sbc_parse_verify,
+		.execute = tg_sbc_verify, .usage = { SCSI_VERIFY_16, 0xf6, FF8, FF4, 0, CTL } },
 	[SCSI_SYNCHRONIZE_CACHE_16] = { .name = "SYNCHRONIZE CACHE(16)", .cdb_len = 16,
 		.parse = parse_synchronize_cache, .execute = execute_synchronize_cache,
 		.usage = { SCSI_SYNCHRONIZE_CACHE_16, 0x02, FF8, FF4, 0, CTL } },
-	/* Only READ CAPACITY(16) among the service actions so far (GET LBA STATUS comes with thin
-	 * provisioning); the usage bitmap is that of READ CAPACITY(16). */
+	/* READ CAPACITY(16) and GET LBA STATUS; the usage bitmap is that of READ CAPACITY(16). */
 	[SCSI_SERVICE_ACTION_IN_16] = { .name = "SERVICE ACTION IN(16)", .cdb_len = 16,
 		.flags = TG_CMD_CONFLICT_FREE, .parse = parse_service_action_in_16,
 		.execute = execute_service_action_in_16,
@@ -457,11 +386,85 @@ const struct tg_cmd_desc tg_sbc_cmds[256] = {
 	[SCSI_REPORT_LUNS] = { .name = "REPORT LUNS", .cdb_len = 12, .flags = SPC_ANY_LUN,
 		.parse = tg_spc_parse_report_luns, .execute = tg_spc_report_luns,
 		.usage = { SCSI_REPORT_LUNS, 0, 0xff, 0, 0, 0, FF4, 0, CTL } },
-	[SCSI_READ_12] = { .name = "READ(12)", .cdb_len = 12, .parse = parse_read_write,
+	[SCSI_READ_12] = { .name = "READ(12)", .cdb_len = 12, .flags = TG_CMD_PR_READ,
+		.parse = parse_read_write,
 		.execute = execute_read, .usage = { SCSI_READ_12, 0xf8, FF4, FF4, 0, CTL } },
 	[SCSI_WRITE_12] = { .name = "WRITE(12)", .cdb_len = 12, .flags = TG_CMD_WRITE_CLASS,
 		.parse = parse_read_write, .execute = execute_write,
 		.usage = { SCSI_WRITE_12, 0xf8, FF4, FF4, 0, CTL } },
-	[SCSI_VERIFY_12] = { .name = "VERIFY(12)", .cdb_len = 12, .parse = parse_verify,
-		.execute = execute_verify, .usage = { SCSI_VERIFY_12, 0xf6, FF4, FF4, 0, CTL } },
+	[SCSI_VERIFY_12] = { .name = "VERIFY(12)", .cdb_len = 12, .flags = TG_CMD_PR_READ,
+		.parse = tg_sbc_parse_verify,
+		.execute = tg_sbc_verify, .usage = { SCSI_VERIFY_12, 0xf6, FF4, FF4, 0, CTL } },
+	/* Provisioning, compare and media commands (core/sbc_provisioning.c, core/sbc_compare.c,
+	 * core/sbc_prefetch.c, core/sbc_defect.c, core/sbc_sanitize.c). */
+	[SCSI_WRITE_VERIFY_10] = { .name = "WRITE AND VERIFY(10)", .cdb_len = 10,
+		.flags = TG_CMD_WRITE_CLASS, .parse = tg_sbc_parse_write_and_verify,
+		.execute = tg_sbc_write_and_verify,
+		.usage = { SCSI_WRITE_VERIFY_10, 0xf6, FF4, 0, 0xff, 0xff, CTL } },
+	[SCSI_WRITE_VERIFY_12] = { .name = "WRITE AND VERIFY(12)", .cdb_len = 12,
+		.flags = TG_CMD_WRITE_CLASS, .parse = tg_sbc_parse_write_and_verify,
+		.execute = tg_sbc_write_and_verify,
+		.usage = { SCSI_WRITE_VERIFY_12, 0xf6, FF4, FF4, 0, CTL } },
+	[SCSI_WRITE_VERIFY_16] = { .name = "WRITE AND VERIFY(16)", .cdb_len = 16,
+		.flags = TG_CMD_WRITE_CLASS, .parse = tg_sbc_parse_write_and_verify,
+		.execute = tg_sbc_write_and_verify,
+		.usage = { SCSI_WRITE_VERIFY_16, 0xf6, FF8, FF4, 0, CTL } },
+	[SCSI_WRITE_SAME_10] = { .name = "WRITE SAME(10)", .cdb_len = 10,
+		.flags = TG_CMD_WRITE_CLASS, .parse = tg_sbc_parse_write_same,
+		.execute = tg_sbc_write_same,
+		.usage = { SCSI_WRITE_SAME_10, 0xf8, FF4, 0, 0xff, 0xff, CTL } },
+	[SCSI_WRITE_SAME_16] = { .name = "WRITE SAME(16)", .cdb_len = 16,
+		.flags = TG_CMD_WRITE_CLASS, .parse = tg_sbc_parse_write_same,
+		.execute = tg_sbc_write_same,
+		.usage = { SCSI_WRITE_SAME_16, 0xf9, FF8, FF4, 0, CTL } },
+	[SCSI_UNMAP] = { .name = "UNMAP", .cdb_len = 10, .flags = TG_CMD_WRITE_CLASS,
+		.parse = tg_sbc_parse_unmap, .execute = tg_sbc_unmap,
+		.usage = { SCSI_UNMAP, 0x01, 0, 0, 0, 0, 0, 0xff, 0xff, CTL } },
+	[SCSI_COMPARE_AND_WRITE] = { .name = "COMPARE AND WRITE", .cdb_len = 16,
+		.flags = TG_CMD_WRITE_CLASS | TG_CMD_LBA_EXCLUSIVE,
+		.parse = tg_sbc_parse_compare_and_write, .execute = tg_sbc_compare_and_write,
+		.usage = { SCSI_COMPARE_AND_WRITE, 0xf8, FF8, 0, 0, 0, 0xff, 0, CTL } },
+	[SCSI_ORWRITE_16] = { .name = "ORWRITE(16)", .cdb_len = 16,
+		.flags = TG_CMD_WRITE_CLASS | TG_CMD_LBA_EXCLUSIVE, .parse = tg_sbc_parse_orwrite,
+		.execute = tg_sbc_orwrite,
+		.usage = { SCSI_ORWRITE_16, 0xf8, FF8, FF4, 0, CTL } },
+	[SCSI_PRE_FETCH_10] = { .name = "PRE-FETCH(10)", .cdb_len = 10, .flags = TG_CMD_PR_READ,
+		.parse = tg_sbc_parse_prefetch, .execute = tg_sbc_prefetch,
+		.usage = { SCSI_PRE_FETCH_10, 0x02, FF4, 0, 0xff, 0xff, CTL } },
+	[SCSI_PRE_FETCH_16] = { .name = "PRE-FETCH(16)", .cdb_len = 16, .flags = TG_CMD_PR_READ,
+		.parse = tg_sbc_parse_prefetch, .execute = tg_sbc_prefetch,
+		.usage = { SCSI_PRE_FETCH_16, 0x02, FF8, FF4, 0, CTL } },
+	[SCSI_READ_DEFECT_DATA_10] = { .name = "READ DEFECT DATA(10)", .cdb_len = 10,
+		.flags = TG_CMD_PR_READ, .parse = tg_sbc_parse_read_defect_data, .execute = tg_sbc_read_defect_data,
+		.usage = { SCSI_READ_DEFECT_DATA_10, 0, 0x1f, 0, 0, 0, 0, 0xff, 0xff, CTL } },
+	[SCSI_READ_DEFECT_DATA_12] = { .name = "READ DEFECT DATA(12)", .cdb_len = 12,
+		.flags = TG_CMD_PR_READ, .parse = tg_sbc_parse_read_defect_data, .execute = tg_sbc_read_defect_data,
+		.usage = { SCSI_READ_DEFECT_DATA_12, 0x1f, 0, 0, 0, 0, FF4, 0, CTL } },
+	/* Reservations (core/reservation.c) and MAINTENANCE IN (core/maintenance_in.c). */
+	[SCSI_RESERVE_6] = { .name = "RESERVE(6)", .cdb_len = 6, .flags = TG_CMD_PR_SELF,
+		.parse = tg_pr_parse_reserve, .execute = tg_pr_reserve,
+		.usage = { SCSI_RESERVE_6, 0, 0, 0, 0, CTL } },
+	[SCSI_RELEASE_6] = { .name = "RELEASE(6)", .cdb_len = 6, .flags = TG_CMD_PR_SELF,
+		.parse = tg_pr_parse_release, .execute = tg_pr_release,
+		.usage = { SCSI_RELEASE_6, 0, 0, 0, 0, CTL } },
+	[SCSI_RESERVE_10] = { .name = "RESERVE(10)", .cdb_len = 10, .flags = TG_CMD_PR_SELF,
+		.parse = tg_pr_parse_reserve, .execute = tg_pr_reserve,
+		.usage = { SCSI_RESERVE_10, 0, 0, 0, 0, 0, 0, 0, 0, CTL } },
+	[SCSI_RELEASE_10] = { .name = "RELEASE(10)", .cdb_len = 10, .flags = TG_CMD_PR_SELF,
+		.parse = tg_pr_parse_release, .execute = tg_pr_release,
+		.usage = { SCSI_RELEASE_10, 0, 0, 0, 0, 0, 0, 0, 0, CTL } },
+	[SCSI_PERSISTENT_RESERVE_IN] = { .name = "PERSISTENT RESERVE IN", .cdb_len = 10,
+		.flags = TG_CMD_PR_SELF, .parse = tg_pr_parse_in, .execute = tg_pr_in,
+		.usage = { SCSI_PERSISTENT_RESERVE_IN, 0x1f, 0, 0, 0, 0, 0, 0xff, 0xff, CTL } },
+	[SCSI_PERSISTENT_RESERVE_OUT] = { .name = "PERSISTENT RESERVE OUT", .cdb_len = 10,
+		.flags = TG_CMD_PR_SELF, .parse = tg_pr_parse_out, .execute = tg_pr_out,
+		.usage = { SCSI_PERSISTENT_RESERVE_OUT, 0x1f, 0xff, 0, 0, FF4, CTL } },
+	/* The usage bitmap is that of REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS. */
+	[SCSI_MAINTENANCE_IN] = { .name = "MAINTENANCE IN", .cdb_len = 12, .flags = TG_CMD_PR_READ,
+		.parse = tg_spc_parse_maintenance_in, .execute = tg_spc_maintenance_in,
+		.usage = { SCSI_MAINTENANCE_IN, 0x1f, 0x80, 0, 0, 0, FF4, 0, CTL } },
+	/* Service actions OVERWRITE (01h), BLOCK ERASE (02h) and EXIT FAILURE MODE (1Fh). */
+	[SCSI_SANITIZE] = { .name = "SANITIZE", .cdb_len = 10, .flags = TG_CMD_WRITE_CLASS,
+		.parse = tg_sbc_parse_sanitize, .execute = tg_sbc_sanitize,
+		.usage = { SCSI_SANITIZE, 0xbf, 0, 0, 0, 0, 0, 0xff, 0xff, CTL } },
 };

@@ -5,6 +5,7 @@
 #include "core/cmd.h"
 #include "core/device.h"
 #include "core/nexus.h"
+#include "core/sbc_ext.h"
 #include "core/scsi.h"
 #include "core/task.h"
 
@@ -35,6 +36,7 @@ enum {
 	VPD_DEVICE_ID = 0x83,
 	VPD_BLOCK_LIMITS = 0xb0,
 	VPD_BLOCK_CHARACTERISTICS = 0xb1,
+	VPD_LOGICAL_BLOCK_PROVISIONING = 0xb2,
 };
 
 static uint8_t peripheral_byte(const struct tg_task *task)
@@ -111,21 +113,11 @@ static size_t vpd_device_id(const struct tg_task *task, uint8_t *body)
 	return (size_t)(d - body);
 }
 
-static size_t vpd_block_limits(const struct tg_task *task, uint8_t *body)
-{
-	const struct tg_device *dev = task->dev;
-	uint32_t bs = dev->block_size ? dev->block_size : 512;
-	/* Body offsets are page offsets minus the 4-byte header. */
-	uint16_t granularity = bs < TG_BUF_ALIGN ? (uint16_t)(TG_BUF_ALIGN / bs) : 1;
-	put_be16(body + 6 - 4, granularity);
-	put_be32(body + 8 - 4, TG_MAX_TRANSFER_BYTES / bs);
-	return 0x3c;
-}
-
 static size_t vpd_block_characteristics(const struct tg_task *task, uint8_t *body)
 {
 	/* MEDIUM ROTATION RATE: 1 = non-rotating; 0 = not reported (we do not know the rpm). */
 	put_be16(body + 4 - 4, task->dev->rotational ? 0 : 1);
+	body[7 - 4] = (uint8_t)(tg_sbc_wabereq(task->dev) << 6);
 	return 0x3c;
 }
 
@@ -140,8 +132,11 @@ static const struct vpd_page vpd_pages[] = {
 	{ VPD_SUPPORTED, false, false, vpd_supported },
 	{ VPD_SERIAL, false, true, vpd_serial },
 	{ VPD_DEVICE_ID, false, true, vpd_device_id },
-	{ VPD_BLOCK_LIMITS, true, true, vpd_block_limits },
+	/* Block Limits and provisioning are SBC's (core/sbc_provisioning.c): the limits sit
+	 * beside the commands that enforce them. */
+	{ VPD_BLOCK_LIMITS, true, true, tg_sbc_vpd_block_limits },
 	{ VPD_BLOCK_CHARACTERISTICS, true, true, vpd_block_characteristics },
+	{ VPD_LOGICAL_BLOCK_PROVISIONING, true, true, tg_sbc_vpd_logical_block_provisioning },
 };
 
 static bool vpd_page_available(const struct tg_task *task, const struct vpd_page *page)
@@ -228,17 +223,8 @@ void tg_lun_encode(uint64_t lun, uint8_t out[8])
  */
 static void clear_reported_luns_changed(struct tg_nexus *nexus)
 {
-	const struct tg_lun_map *map = nexus->map;
-	if (!map || !nexus->ua)
-		return;
-	for (size_t i = 0; i < map->count; i++) {
-		struct tg_ua_queue *q = &nexus->ua[i];
-		uint8_t kept = 0;
-		for (uint8_t j = 0; j < q->count; j++)
-			if (q->pending[j] != TG_SR_UA_REPORTED_LUNS_CHANGED)
-				q->pending[kept++] = q->pending[j];
-		q->count = kept;
-	}
+	if (nexus->map && nexus->ua)
+		tg_ua_clear(nexus, TG_SR_UA_REPORTED_LUNS_CHANGED);
 }
 
 enum {

@@ -5,9 +5,12 @@
 #include <string.h>
 
 #include "core/cmd.h"
+#include "core/lba_lock.h"
 #include "core/log.h"
 #include "core/nexus.h"
+#include "core/reservation.h"
 #include "core/scsi.h"
+#include "core/tmf.h"
 
 static const char *const state_names[] = {
 #define TG_TS_NAME(n) #n,
@@ -31,15 +34,18 @@ void tg_task_init(struct tg_task *task, struct tg_nexus *nexus, const struct tg_
 	task->engine = engine;
 }
 
+/* The task set is walked by task management of other nexuses: changed under the nexus lock. */
 static void task_set_add(struct tg_task *task)
 {
 	struct tg_nexus *nexus = task->nexus;
+	pthread_mutex_lock(&nexus->lock);
 	task->prev_in_set = NULL;
 	task->next_in_set = nexus->tasks;
 	if (nexus->tasks)
 		nexus->tasks->prev_in_set = task;
 	nexus->tasks = task;
 	nexus->task_count++;
+	pthread_mutex_unlock(&nexus->lock);
 }
 
 static void task_set_remove(struct tg_task *task)
@@ -53,6 +59,16 @@ static void task_set_remove(struct tg_task *task)
 		task->next_in_set->prev_in_set = task->prev_in_set;
 	task->next_in_set = task->prev_in_set = NULL;
 	nexus->task_count--;
+}
+
+static bool abort_was_requested(struct tg_task *task)
+{
+	if (!task->nexus)
+		return task->abort_requested;
+	pthread_mutex_lock(&task->nexus->lock);
+	bool requested = task->abort_requested;
+	pthread_mutex_unlock(&task->nexus->lock);
+	return requested;
 }
 
 static void compute_residual(struct tg_task *task)
@@ -71,6 +87,7 @@ static void compute_residual(struct tg_task *task)
 
 void tg_task_complete(struct tg_task *task, enum tg_sense_reason reason)
 {
+	tg_task_unlock_range(task);
 	task->reason = reason;
 	task->status = tg_sense_reason_status(reason);
 	task->sense_len = 0;
@@ -86,7 +103,19 @@ void tg_task_complete(struct tg_task *task, enum tg_sense_reason reason)
 	    task->dir == TG_DIR_READ)
 		task->data.len = 0;
 	compute_residual(task);
+	/* From here on task management no longer sees the task as abortable. */
+	pthread_mutex_t *lock = task->nexus ? &task->nexus->lock : NULL;
+	if (lock)
+		pthread_mutex_lock(lock);
 	task->state = task->abort_requested ? TG_TASK_ABORTED : TG_TASK_RESPONSE;
+	struct tg_tmf *tmf = task->abort_tmf;
+	task->abort_tmf = NULL;
+	if (lock)
+		pthread_mutex_unlock(lock);
+	/* The task management function hears first: queue_response may release the task and,
+	 * with it, the last hold the transport has on the connection the TMF answers on. */
+	if (tmf)
+		tg_tmf_task_returned(tmf);
 	task->ops->queue_response(task);
 }
 
@@ -144,15 +173,24 @@ void tg_task_backend_io(struct tg_task *task, void (*then)(struct tg_task *task,
 	tg_device_submit(task->dev, &task->io);
 }
 
+static void run_handler(struct tg_task *task) { task->cmd->execute(task); }
+
 static void execute(struct tg_task *task)
 {
 	task->state = TG_TASK_EXEC;
+	/* Every LBA-addressed write holds its range while it runs, so that COMPARE AND WRITE can
+	 * be atomic against it; that costs an atomic count unless such a command is active. */
+	if ((task->cmd->flags & TG_CMD_WRITE_CLASS) && task->dev && task->nblocks) {
+		tg_task_lock_range(task, task->lba, task->nblocks,
+				   task->cmd->flags & TG_CMD_LBA_EXCLUSIVE, run_handler);
+		return;
+	}
 	task->cmd->execute(task);
 }
 
 void tg_task_data_ready(struct tg_task *task, enum tg_sense_reason reason)
 {
-	if (task->abort_requested) {
+	if (abort_was_requested(task)) {
 		tg_task_complete(task, TG_SR_TASK_ABORTED);
 		return;
 	}
@@ -193,14 +231,21 @@ void tg_task_submit(struct tg_task *task)
 			return;
 		}
 	}
-	enum tg_sense_reason reason = task->cmd->parse ? task->cmd->parse(task) : TG_SR_OK;
-	if (reason != TG_SR_OK) {
-		tg_task_complete(task, reason);
+	if (task->dev && tg_pr_check(task) != TG_SR_OK) {
+		tg_task_complete(task, TG_SR_RESERVATION_CONFLICT);
 		return;
 	}
+	/* Before the CDB is decoded: a read-only mapping refuses every medium change, whatever
+	 * else may be wrong with the command or its Data-Out length (libiscsi's ReadOnly suite
+	 * sends WRITE SAME with UNMAP and no data, and expects WRITE PROTECTED). */
 	if ((task->cmd->flags & TG_CMD_WRITE_CLASS) && task->dev &&
 	    (task->lun_entry->read_only || task->dev->backend_read_only)) {
 		tg_task_complete(task, TG_SR_WRITE_PROTECTED);
+		return;
+	}
+	enum tg_sense_reason reason = task->cmd->parse ? task->cmd->parse(task) : TG_SR_OK;
+	if (reason != TG_SR_OK) {
+		tg_task_complete(task, reason);
 		return;
 	}
 	if (task->dir == TG_DIR_WRITE && task->scsi_len) {
@@ -237,7 +282,13 @@ void tg_task_submit(struct tg_task *task)
 
 void tg_task_abort(struct tg_task *task)
 {
+	if (!task->nexus) {
+		task->abort_requested = true;
+		return;
+	}
+	pthread_mutex_lock(&task->nexus->lock);
 	task->abort_requested = true;
+	pthread_mutex_unlock(&task->nexus->lock);
 }
 
 void tg_task_release(struct tg_task *task)
@@ -252,7 +303,9 @@ void tg_task_release(struct tg_task *task)
 	}
 	if (task->pi.base)
 		tg_buf_free(&task->pi);
+	pthread_mutex_lock(&task->nexus->lock);
 	if (task->next_in_set || task->prev_in_set || task->nexus->tasks == task)
 		task_set_remove(task);
 	task->state = TG_TASK_DONE;
+	pthread_mutex_unlock(&task->nexus->lock);
 }

@@ -15,6 +15,7 @@ struct tg_task;
 struct tg_nexus;
 struct tg_cmd_desc;
 struct tg_ioengine;
+struct tg_tmf;
 
 /* X(name): the named states a task passes through; tg_task_state_name gives the string. */
 #define TG_TASK_STATES(X)                                                                  \
@@ -55,6 +56,11 @@ struct tg_transport_ops {
 	/* Optional: hand out a data buffer from the transport's (RDMA-registered) pool. */
 	int (*alloc_buf)(struct tg_task *task, struct tg_buf *buf, size_t len);
 	void (*free_buf)(struct tg_task *task, struct tg_buf *buf);
+	/* Optional: task management (core/tmf.c) aborted the task. If it is waiting for write
+	 * data the transport ends that wait with tg_task_data_ready(task, TG_SR_TASK_ABORTED);
+	 * otherwise it need do nothing (queue_response follows with state ABORTED). May come from
+	 * a task management function of another nexus. */
+	void (*task_aborted)(struct tg_task *task);
 };
 
 #define TG_CDB_MAX 260
@@ -103,6 +109,13 @@ struct tg_task {
 
 	struct tg_task *next_in_set; /* the nexus's list of active tasks */
 	struct tg_task *prev_in_set;
+
+	/* The LBA range this task holds or waits for (core/lba_lock.c); tg_task_complete releases it. */
+	struct tg_lba_lock lba_lock;
+
+	/* The task management function waiting for this aborted task (core/tmf.c); guarded by
+	 * the nexus lock together with abort_requested and the move to RESPONSE/ABORTED. */
+	struct tg_tmf *abort_tmf;
 };
 
 /* Transport → core. */

@@ -2,12 +2,21 @@
 # One libiscsi iscsi-test-cu suite against a fresh target: any FAILED test fails, skips are listed.
 source "$(dirname "$0")/lib.sh"
 
-suite=${1:?usage: test_cu_suite.sh SUITE [SECONDS]}
+suite=${1:?usage: test_cu_suite.sh SUITE [SECONDS [LAYOUT]]}
 seconds=${2:-60}
+layout=${3:-}
+case "$layout" in
+"") ;;
+read_only) # LUN 0 mapped read-only, for suites that check writes are refused
+	tg_device disk0 64M 512
+	tg_lun "$TG_IQN" 0 disk0 ro
+	;;
+*) tg_fail "unknown layout '$layout' (known: read_only)" ;;
+esac
 tg_start
 
 out=$TG_DIR/cu.out
-timeout -k 5 "$seconds" iscsi-test-cu --dataloss --test="ALL.$suite" \
+timeout -k 5 "$seconds" iscsi-test-cu --dataloss --allow-sanitize --test="ALL.$suite" \
 	--initiator-name=iqn.2026-11.org.targe:cu-1 --initiator-name-2=iqn.2026-11.org.targe:cu-2 \
 	"$(tg_url 0)" >"$out" 2>&1 &
 cu=$!
@@ -51,5 +60,9 @@ if [ "$failed" -ne 0 ]; then
 	tg_fail "ALL.$suite: $failed of $ran test(s) FAILED: $names"
 fi
 [ "$passed" -eq "$ran" ] || tg_fail "ALL.$suite: only $passed of $ran passed"
+# The read-only suites skip everything, and pass, on a LUN without WP.
+if [ "$layout" = read_only ] && grep -q "not write-protected" "$out"; then
+	tg_fail "ALL.$suite did not see LUN 0 as write-protected"
+fi
 tg_assert_alive "after ALL.$suite"
 tg_log "ALL.$suite: $passed/$total passed ($skipped skipped, $inactive inactive)"

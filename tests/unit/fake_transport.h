@@ -162,11 +162,15 @@ static inline uint8_t sense_ascq(const struct fake_response *r) { return r->sens
 
 /*
  * An in-memory disk. Requests complete inside submit unless `deferred`, in which case they wait
- * for fake_disk_complete_all; `fail_ops` makes requests of those ops fail with -EIO.
+ * for fake_disk_complete_all; `fail_ops` makes requests of those ops fail with -EIO. UNMAP and
+ * WRITE_ZEROES zero their range; UNMAP also marks its blocks deallocated (`deallocated`, one
+ * byte per block, reported by lba_status) until they are written again.
  */
 struct fake_disk {
 	uint8_t *bytes;
 	uint64_t size;
+	uint32_t block_size;
+	uint8_t *deallocated;
 	bool deferred;
 	struct tg_io *pending[16];
 	unsigned pending_count;
@@ -175,14 +179,28 @@ struct fake_disk {
 	struct tg_io last;    /* copy of the last request (iov pointers valid only during it) */
 };
 
+static inline void fake_disk_mark(struct fake_disk *disk, const struct tg_io *io, bool deallocated)
+{
+	uint64_t first = io->offset / disk->block_size;
+	uint64_t end = (io->offset + io->len + disk->block_size - 1) / disk->block_size;
+	for (uint64_t b = first; b < end; b++)
+		disk->deallocated[b] = deallocated;
+}
+
 static inline void fake_disk_perform(struct fake_disk *disk, struct tg_io *io)
 {
 	if (disk->fail_ops & (1u << io->op)) {
 		io->result = -EIO;
-	} else if ((io->op == TG_IO_READ || io->op == TG_IO_WRITE) &&
+	} else if (io->op != TG_IO_FLUSH &&
 		   (io->offset > disk->size || io->len > disk->size - io->offset)) {
 		io->result = -EINVAL;
+	} else if (io->op == TG_IO_UNMAP || io->op == TG_IO_WRITE_ZEROES) {
+		io->result = 0;
+		memset(disk->bytes + io->offset, 0, io->len);
+		fake_disk_mark(disk, io, io->op == TG_IO_UNMAP);
 	} else {
+		if (io->op == TG_IO_WRITE)
+			fake_disk_mark(disk, io, false);
 		io->result = 0;
 		uint64_t at = io->offset;
 		for (int i = 0; i < io->iovcnt && (io->op == TG_IO_READ || io->op == TG_IO_WRITE);
@@ -219,9 +237,25 @@ static inline void fake_disk_complete_all(struct fake_disk *disk)
 		fake_disk_perform(disk, disk->pending[i]);
 }
 
+/* Runs of blocks in the same state, as the file backend reports holes. */
+static inline int fake_disk_lba_status(struct tg_device *dev, uint64_t lba, uint64_t *run_blocks,
+				       bool *mapped)
+{
+	struct fake_disk *disk = dev->backend;
+	if (lba >= dev->num_blocks)
+		return -EINVAL;
+	uint64_t end = lba + 1;
+	while (end < dev->num_blocks && disk->deallocated[end] == disk->deallocated[lba])
+		end++;
+	*run_blocks = end - lba;
+	*mapped = !disk->deallocated[lba];
+	return 0;
+}
+
 static const struct dev_backend_ops fake_disk_ops = {
 	.name = "fake",
 	.submit = fake_disk_submit,
+	.lba_status = fake_disk_lba_status,
 };
 
 /* A disk device over a fake_disk, filled with a pattern that differs per block and byte. */
@@ -231,8 +265,11 @@ static inline void fake_device_init(struct tg_device *dev, struct fake_disk *dis
 	memset(dev, 0, sizeof(*dev));
 	memset(disk, 0, sizeof(*disk));
 	disk->size = (uint64_t)block_size * num_blocks;
+	disk->block_size = block_size;
 	disk->bytes = malloc(disk->size);
 	assert_non_null(disk->bytes);
+	disk->deallocated = calloc(num_blocks, 1);
+	assert_non_null(disk->deallocated);
 	for (uint64_t i = 0; i < disk->size; i++)
 		disk->bytes[i] = (uint8_t)(i * 7 + i / block_size);
 	dev->name = (char *)name;
@@ -251,6 +288,8 @@ static inline void fake_device_fini(struct fake_disk *disk)
 {
 	free(disk->bytes);
 	disk->bytes = NULL;
+	free(disk->deallocated);
+	disk->deallocated = NULL;
 }
 
 #endif

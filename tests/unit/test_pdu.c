@@ -138,7 +138,7 @@ static void test_parse_tmf(void **state)
 	assert_int_equal(h.expstatsn, 11);
 	assert_int_equal(h.refcmdsn, 9);
 	assert_int_equal(h.expdatasn, 2);
-	for (uint8_t fn = 1; fn <= 8; fn++) {
+	for (uint8_t fn = 1; fn <= 12; fn++) { /* RFC 7143 11.5.1 and RFC 7144 4.1 */
 		bhs[1] = 0x80 | fn;
 		assert_int_equal(iscsi_hdr_parse(bhs, MAX_DSL, &h), ISCSI_PARSE_OK);
 		assert_int_equal(h.tmf_function, fn);
@@ -332,10 +332,10 @@ static void test_parse_bad_fields(void **state)
 	bhs_init(bhs, 0x00, 0x80, 0, 0xffffffff);
 	assert_int_equal(iscsi_hdr_parse(bhs, MAX_DSL, &h), ISCSI_PARSE_BAD_FIELD);
 
-	/* TMF functions 0 and 9..127 are reserved */
+	/* TMF functions 0 and 13..127 are reserved (RFC 7144 defines 9..12) */
 	bhs_init(bhs, 0x02, 0x80 | 0, 0, 1);
 	assert_int_equal(iscsi_hdr_parse(bhs, MAX_DSL, &h), ISCSI_PARSE_BAD_FIELD);
-	bhs[1] = 0x80 | 9;
+	bhs[1] = 0x80 | 13;
 	assert_int_equal(iscsi_hdr_parse(bhs, MAX_DSL, &h), ISCSI_PARSE_BAD_FIELD);
 	bhs[1] = 0x80 | 0x7f;
 	assert_int_equal(iscsi_hdr_parse(bhs, MAX_DSL, &h), ISCSI_PARSE_BAD_FIELD);

@@ -189,7 +189,8 @@ static void test_vpd_supported_pages(void **state)
 	struct fixture *f = *state;
 	struct fake_response *r = inquiry(f, LUN_DISK0, true, 0x00, 255, 255);
 	assert_good(r);
-	static const uint8_t expected[] = { 0x00, 0x00, 0x00, 5, 0x00, 0x80, 0x83, 0xb0, 0xb1 };
+	static const uint8_t expected[] = { 0x00, 0x00, 0x00, 6,    0x00, 0x80,
+					    0x83, 0xb0, 0xb1, 0xb2 };
 	assert_int_equal(r->data_len, sizeof(expected));
 	assert_memory_equal(r->data, expected, sizeof(expected));
 	/* Every listed page answers. */

@@ -43,6 +43,8 @@ for name in $LAB_SCENARIOS; do
 	# a scenario that died half-way must not leave sessions or daemons to the next one
 	iscsiadm -m session -u > /dev/null 2>&1
 	[ -s /run/targe-lab/pids ] && while read -r pid; do kill -9 "$pid" 2>/dev/null; done < /run/targe-lab/pids
+	DM_DISABLE_UDEV=1 dmsetup remove_all > /dev/null 2>&1
+	losetup -D > /dev/null 2>&1
 	rm -rf /run/targe-lab /etc/iscsi/nodes /etc/iscsi/send_targets
 	dmesg -c > "$SO/dmesg.txt"
 done

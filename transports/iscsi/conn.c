@@ -114,8 +114,20 @@ static void conn_unlink(struct iscsi_conn *conn)
 
 static void tx_sent(struct iscsi_conn *conn, struct iscsi_tx_pdu *pdu);
 
+/*
+ * The connection whose receive callback is running on this thread. What that callback calls
+ * (a refused login, a protocol error) may close the connection, and the callers look at it
+ * again on the way out (conn->phase), so its memory is freed when the callback returns.
+ */
+static _Thread_local struct iscsi_conn *receiving;
+static _Thread_local bool receiving_freed;
+
 void iscsi_conn_free(struct iscsi_conn *conn)
 {
+	if (conn == receiving) {
+		receiving_freed = true;
+		return;
+	}
 	iscsi_login_cleanup(conn);
 	free(conn->rx_ctrl);
 	free(conn);
@@ -546,9 +558,8 @@ static bool rx_stage_done(struct iscsi_conn *conn)
 	return true;
 }
 
-static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void conn_receive(struct iscsi_conn *conn)
 {
-	struct iscsi_conn *conn = w->data;
 	/* Bounded work per wakeup so one busy connection cannot starve the others. */
 	for (int rounds = 0; rounds < 64 && conn->phase != ISCSI_PHASE_CLOSING; rounds++) {
 		size_t want;
@@ -573,4 +584,15 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 	}
 	iscsi_conn_flush(conn);
+}
+
+static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct iscsi_conn *conn = w->data;
+	receiving = conn;
+	receiving_freed = false;
+	conn_receive(conn);
+	receiving = NULL;
+	if (receiving_freed)
+		iscsi_conn_free(conn);
 }

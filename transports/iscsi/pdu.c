@@ -43,7 +43,7 @@ static void put32(uint8_t *p, uint32_t v)
 
 /* Highest defined codes of enumerated fields; anything above is reserved. */
 #define ATTR_MAX 4               /* ACA */
-#define TMF_FUNCTION_MAX 8       /* TASK REASSIGN */
+#define TMF_FUNCTION_MAX 12      /* QUERY ASYNCHRONOUS EVENT (RFC 7144 adds 9-12) */
 #define LOGOUT_REASON_MAX 2      /* remove the connection for recovery */
 #define SNACK_TYPE_MAX 3         /* R-Data */
 #define LOGIN_STAGE_RESERVED 2
@@ -113,8 +113,9 @@ static enum iscsi_parse_error parse_opcode_fields(const uint8_t *bhs, struct isc
 		h->expstatsn = get32(bhs + 28);
 		h->refcmdsn = get32(bhs + 32);
 		h->expdatasn = get32(bhs + 36);
-		/* Functions 1-8 are defined (11.5.1); 0 and 9-127 are reserved codes, which
-		 * 11.2.1 says MUST be reported as a protocol error. */
+		/* Functions 1-8 are defined by RFC 7143 11.5.1 and 9-12 (QUERY TASK, QUERY TASK
+		 * SET, I_T NEXUS RESET, QUERY ASYNCHRONOUS EVENT) by RFC 7144 4.1; 0 and 13-127
+		 * are reserved codes, which 11.2.1 says MUST be reported as a protocol error. */
 		if (h->tmf_function == 0 || h->tmf_function > TMF_FUNCTION_MAX)
 			return ISCSI_PARSE_BAD_FIELD;
 		return ISCSI_PARSE_OK;

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "core/nexus.h"
 #include "core/scsi.h"
+#include "core/tmf.h"
 #include "transports/iscsi/iscsi.h"
 
 static struct iscsi_cmd *cmd_of(struct tg_task *task)
@@ -301,8 +302,6 @@ static void send_scsi_response(struct iscsi_cmd *cmd)
 	queue_pdu_for_cmd(cmd, pdu);
 }
 
-static void tmf_task_returned(struct iscsi_cmd *cmd);
-
 static void iscsi_queue_response(struct tg_task *task)
 {
 	struct iscsi_cmd *cmd = cmd_of(task);
@@ -318,20 +317,33 @@ static void iscsi_queue_response(struct tg_task *task)
 			send_scsi_response(cmd);
 		}
 	}
-	if (cmd->tmf)
-		tmf_task_returned(cmd);
 	/* The task (and the buffer its Data-In PDUs point into) is released by iscsi_cmd_put
-	 * once those PDUs are out and any unsolicited data still owed has arrived. */
+	 * once those PDUs are out and any unsolicited data still owed has arrived. On a closed
+	 * connection that put may free the session and the connection with it: decide on the
+	 * flush before. */
+	bool flush = conn->phase == ISCSI_PHASE_FULL_FEATURE;
 	if (cmd->tx_refs == 0 && (cmd->unsolicited_done || conn->phase == ISCSI_PHASE_CLOSING))
 		iscsi_cmd_put(cmd);
-	if (conn->phase == ISCSI_PHASE_FULL_FEATURE)
+	if (flush)
 		iscsi_conn_flush(conn);
+}
+
+/* Task management aborted the command: a data phase still open ends here (whatever Data-Out
+ * still arrives for it is dropped as for any answered command). */
+static void iscsi_task_aborted(struct tg_task *task)
+{
+	struct iscsi_cmd *cmd = cmd_of(task);
+	if (cmd->write_pending) {
+		cmd->write_pending = false;
+		tg_task_data_ready(task, TG_SR_TASK_ABORTED);
+	}
 }
 
 const struct tg_transport_ops iscsi_transport_ops = {
 	.name = "iscsi",
 	.write_pending = iscsi_write_pending,
 	.queue_response = iscsi_queue_response,
+	.task_aborted = iscsi_task_aborted,
 };
 
 /* ---- task management ---- */
@@ -345,6 +357,11 @@ enum {
 	TMF_TARGET_WARM_RESET = 6,
 	TMF_TARGET_COLD_RESET = 7,
 	TMF_TASK_REASSIGN = 8,
+	/* RFC 7144 4.1 */
+	TMF_QUERY_TASK = 9,
+	TMF_QUERY_TASK_SET = 10,
+	TMF_I_T_NEXUS_RESET = 11,
+	TMF_QUERY_ASYNC_EVENT = 12,
 };
 
 enum {
@@ -352,10 +369,12 @@ enum {
 	TMF_RSP_NO_TASK = 1,
 	TMF_RSP_NO_LUN = 2,
 	TMF_RSP_NOT_SUPPORTED = 5,
+	TMF_RSP_SUCCEEDED = 7, /* RFC 7144 4.2 */
 	TMF_RSP_REJECTED = 255,
 };
 
-static void send_tmf_response(struct iscsi_conn *conn, uint32_t itt, uint8_t response)
+static void send_tmf_response(struct iscsi_conn *conn, uint32_t itt, uint8_t response,
+			      bool close_after)
 {
 	if (conn->phase != ISCSI_PHASE_FULL_FEATURE)
 		return;
@@ -363,82 +382,140 @@ static void send_tmf_response(struct iscsi_conn *conn, uint32_t itt, uint8_t res
 	struct iscsi_sn_fields sn;
 	iscsi_conn_sn(conn, true, &sn);
 	iscsi_build_tmf_rsp(bhs, response, itt, &sn);
-	iscsi_conn_send(conn, bhs, NULL, 0, false);
+	iscsi_conn_send(conn, bhs, NULL, 0, close_after);
 	iscsi_conn_flush(conn);
 }
 
-static void tmf_task_returned(struct iscsi_cmd *cmd)
+/*
+ * RFC 7143 11.5.1: TARGET COLD RESET ends every session with the target; the requester's
+ * connection closes once its response is out.
+ */
+static void cold_reset_sessions(struct iscsi_conn *conn)
 {
-	struct iscsi_tmf *tmf = cmd->tmf;
-	cmd->tmf = NULL;
-	if (--tmf->waiting == 0) {
-		send_tmf_response(tmf->conn, tmf->itt, tmf->response);
-		free(tmf);
+	struct iscsi_server *server = conn->server;
+	size_t n = 0;
+	for (struct iscsi_session *s = server->sessions; s; s = s->next)
+		n++;
+	struct iscsi_conn **victims = calloc(n ? n : 1, sizeof(*victims));
+	if (!victims)
+		return;
+	n = 0;
+	for (struct iscsi_session *s = server->sessions; s; s = s->next)
+		if (s->target == conn->target && s->conn && s->conn != conn)
+			victims[n++] = s->conn;
+	for (size_t i = 0; i < n; i++)
+		iscsi_conn_close(victims[i], "target cold reset");
+	free(victims);
+}
+
+static uint8_t tmf_response_code(enum tg_tmf_result result)
+{
+	switch (result) {
+	case TG_TMF_COMPLETE:
+		return TMF_RSP_COMPLETE;
+	case TG_TMF_SUCCEEDED:
+		return TMF_RSP_SUCCEEDED;
+	case TG_TMF_NO_TASK:
+		return TMF_RSP_NO_TASK;
+	case TG_TMF_NO_LUN:
+		return TMF_RSP_NO_LUN;
+	default:
+		return TMF_RSP_REJECTED;
 	}
 }
 
-/* Aborts one command on behalf of tmf; returns whether the TMF must wait for it. */
-static bool abort_cmd(struct iscsi_cmd *cmd, struct iscsi_tmf *tmf)
+/*
+ * The TMF occupies a command slot (as its CmdSN would) from the request until the response:
+ * the slot keeps the session and connection alive while aborted tasks, perhaps of other
+ * sessions, are still on their way back. Its task is never submitted; two of its handler
+ * slots remember the request.
+ */
+enum { TMF_SLOT_FUNCTION = 0, TMF_SLOT_MISSING_IS_COMPLETE = 1 };
+
+static void tmf_done(void *priv, enum tg_tmf_result result)
 {
-	if (!cmd->in_use || !cmd->submitted || cmd->response_queued || cmd->tmf)
-		return false;
-	tg_task_abort(&cmd->task);
-	cmd->tmf = tmf;
-	tmf->waiting++;
-	if (cmd->write_pending) {
-		cmd->write_pending = false;
-		tg_task_data_ready(&cmd->task, TG_SR_TASK_ABORTED);
-	}
-	return true;
+	struct iscsi_cmd *slot = priv;
+	struct iscsi_conn *conn = slot->conn;
+	uint8_t function = (uint8_t)slot->task.handler_u64[TMF_SLOT_FUNCTION];
+	if (result == TG_TMF_NO_TASK && slot->task.handler_u64[TMF_SLOT_MISSING_IS_COMPLETE])
+		result = TG_TMF_COMPLETE;
+	bool cold = function == TMF_TARGET_COLD_RESET && result == TG_TMF_COMPLETE;
+	/* The other sessions first: sending the response may close this connection at once. */
+	if (cold && conn->phase == ISCSI_PHASE_FULL_FEATURE)
+		cold_reset_sessions(conn);
+	send_tmf_response(conn, slot->itt, tmf_response_code(result), cold);
+	slot->response_queued = true;
+	iscsi_cmd_put(slot);
 }
+
+static bool serial_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
 
 void iscsi_tmf_handle(struct iscsi_conn *conn, const struct iscsi_hdr *hdr)
 {
+	struct iscsi_session *session = conn->session;
+	uint32_t exp_cmdsn = session->exp_cmdsn;
 	if (!iscsi_cmdsn_accept(conn, hdr))
 		return;
-	struct iscsi_session *session = conn->session;
+	struct tg_nexus *nexus = session->nexus;
 	uint8_t function = hdr->tmf_function;
-	if (function != TMF_ABORT_TASK && function != TMF_ABORT_TASK_SET &&
-	    function != TMF_CLEAR_TASK_SET && function != TMF_LUN_RESET &&
-	    function != TMF_TARGET_WARM_RESET) {
+	switch (function) {
+	case TMF_CLEAR_ACA: /* NACA = 1 is refused, so there is never an ACA to clear */
+	case TMF_TASK_REASSIGN: /* ErrorRecoveryLevel 0 */
+	case TMF_QUERY_ASYNC_EVENT:
+		send_tmf_response(conn, hdr->itt, TMF_RSP_NOT_SUPPORTED, false);
+		return;
+	case TMF_QUERY_TASK:
 		send_tmf_response(conn, hdr->itt,
-				  function == TMF_TASK_REASSIGN || function == TMF_CLEAR_ACA ||
-						  function == TMF_TARGET_COLD_RESET
-					  ? TMF_RSP_NOT_SUPPORTED
-					  : TMF_RSP_REJECTED);
+				  tmf_response_code(tg_tmf_query_task(nexus, hdr->lun, hdr->ref_itt)),
+				  false);
+		return;
+	case TMF_QUERY_TASK_SET:
+		send_tmf_response(conn, hdr->itt,
+				  tmf_response_code(tg_tmf_query_task_set(nexus, hdr->lun)), false);
+		return;
+	default:
+		break;
+	}
+	struct iscsi_cmd *slot = iscsi_cmd_get(session);
+	if (!slot) {
+		send_tmf_response(conn, hdr->itt, TMF_RSP_REJECTED, false);
 		return;
 	}
-	bool lun_scoped = function != TMF_TARGET_WARM_RESET;
-	if (lun_scoped && !tg_lun_map_find(session->nexus->map, hdr->lun)) {
-		send_tmf_response(conn, hdr->itt, TMF_RSP_NO_LUN);
-		return;
-	}
-	struct iscsi_tmf *tmf = calloc(1, sizeof(*tmf));
-	if (!tmf) {
-		send_tmf_response(conn, hdr->itt, TMF_RSP_REJECTED);
-		return;
-	}
-	tmf->conn = conn;
-	tmf->itt = hdr->itt;
-	tmf->response = TMF_RSP_COMPLETE;
-	tmf->waiting = 1; /* held until the scan below is over */
-	if (function == TMF_ABORT_TASK) {
-		struct iscsi_cmd *victim = iscsi_cmd_find_itt(session, hdr->ref_itt);
-		if (victim && victim->submitted)
-			abort_cmd(victim, tmf);
-		/* A task that is not (or no longer) there is complete as far as the initiator
-		 * is concerned (RFC 7143 11.6.1). */
-	} else {
-		for (int i = 0; i < ISCSI_SESSION_CMDS; i++) {
-			struct iscsi_cmd *cmd = &session->cmds[i];
-			if (cmd->in_use && (!lun_scoped || cmd->task.lun == hdr->lun))
-				abort_cmd(cmd, tmf);
-		}
-		tg_info("iscsi", "%s: task management function %u on LUN %llu", conn->peer,
-			function, (unsigned long long)hdr->lun);
-	}
-	if (--tmf->waiting == 0) {
-		send_tmf_response(conn, tmf->itt, tmf->response);
-		free(tmf);
+	slot->itt = hdr->itt;
+	slot->ttt = ISCSI_RESERVED_TAG;
+	slot->submitted = true;        /* session teardown leaves it to tmf_done */
+	slot->unsolicited_done = true; /* no data belongs to it */
+	tg_task_init(&slot->task, nexus, &iscsi_transport_ops, conn->server->engine);
+	slot->task.handler_u64[TMF_SLOT_FUNCTION] = function;
+	/* 11.6.1: an ABORT TASK for a command that never arrived, though its CmdSN is below the
+	 * TMF's and not yet acknowledged, is answered "Function complete". */
+	slot->task.handler_u64[TMF_SLOT_MISSING_IS_COMPLETE] =
+		function == TMF_ABORT_TASK && !serial_lt(hdr->refcmdsn, exp_cmdsn) &&
+		serial_lt(hdr->refcmdsn, hdr->cmdsn);
+	tg_info("iscsi", "%s: task management function %u on LUN %llu", conn->peer, function,
+		(unsigned long long)hdr->lun);
+	switch (function) {
+	case TMF_ABORT_TASK:
+		tg_tmf_abort_task(nexus, hdr->lun, hdr->ref_itt, tmf_done, slot);
+		break;
+	case TMF_ABORT_TASK_SET:
+		tg_tmf_abort_task_set(nexus, hdr->lun, tmf_done, slot);
+		break;
+	case TMF_CLEAR_TASK_SET:
+		tg_tmf_clear_task_set(nexus, hdr->lun, tmf_done, slot);
+		break;
+	case TMF_LUN_RESET:
+		tg_tmf_lun_reset(nexus, hdr->lun, tmf_done, slot);
+		break;
+	case TMF_TARGET_WARM_RESET:
+	case TMF_TARGET_COLD_RESET:
+		tg_tmf_target_reset(nexus, tmf_done, slot);
+		break;
+	case TMF_I_T_NEXUS_RESET:
+		tg_tmf_nexus_reset(nexus, tmf_done, slot);
+		break;
+	default: /* reserved codes never get past the PDU parser */
+		tmf_done(slot, TG_TMF_REJECTED);
+		break;
 	}
 }

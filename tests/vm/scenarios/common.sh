@@ -56,7 +56,11 @@ make_disk() {
 
 remove_fault_disk() {
 	[ -n "${FAULT_LOOP:-}" ] || return 0
-	DM_DISABLE_UDEV=1 dmsetup remove --noudevsync targe-fault 2>/dev/null
+	# the target's last close of the device may trail its exit by a moment
+	local i=0
+	until DM_DISABLE_UDEV=1 dmsetup remove --noudevsync targe-fault 2>/dev/null; do
+		i=$((i + 1)); [ $i -gt 20 ] && { log "cannot remove the fault device"; break; }; sleep 0.25
+	done
 	losetup -d "$FAULT_LOOP" 2>/dev/null
 	FAULT_LOOP=""
 }
@@ -78,14 +82,16 @@ global = {
 transports = {
   iscsi = { listen = [ "$IP:$PORT" ]; };
 };
-devices = ( $dev );
+devices = ( $dev${TARGED_EXTRA_DEVICES:-} );
+${TARGED_EXTRA_TOP:-}
 targets = (
   { name = "$IQN";
     transports = [ "iscsi" ];
-    luns = ( { lun = 0; device = "disk0"; } );
+${TARGED_TARGET_BODY:-    luns = ( { lun = 0; device = "disk0"; } );}
   }
 );
 EOF
+	cp "$WORK/targed.conf" "$SO/targed.conf"
 }
 
 # wait_listening SECONDS: until something accepts on IP:PORT
@@ -133,6 +139,13 @@ target_start() {
 		  tgtadm $a --mode logicalunit --op new --tid 1 --lun 1 -b "$DISK_PATH" $tgt_flags &&
 		  tgtadm $a --mode target --op bind --tid 1 -I ALL; } >> "$SO/target.log" 2>&1 ||
 			fail "tgtadm could not configure the target"
+		if [ -n "${CHAP_USER:-}" ]; then
+			{ tgtadm $a --mode account --op new --user "$CHAP_USER" --password "$CHAP_SECRET" &&
+			  tgtadm $a --mode account --op bind --tid 1 --user "$CHAP_USER" &&
+			  tgtadm $a --mode account --op new --user "$CHAP_MUTUAL_USER" --password "$CHAP_MUTUAL_SECRET" &&
+			  tgtadm $a --mode account --op bind --tid 1 --user "$CHAP_MUTUAL_USER" --outgoing; } >> "$SO/target.log" 2>&1 ||
+				fail "tgtadm could not set up the CHAP accounts"
+		fi
 		;;
 	lio)
 		lio_start
@@ -214,8 +227,9 @@ iadm() { # iscsiadm with a time limit, its output kept in initiator.log
 iscsid_start() {
 	step "start iscsid"
 	mkdir -p /run/lock/iscsi
-	# foreground with debug output so its messages end up in the scenario's logs
-	iscsid -f -d "${ISCSID_DEBUG:-1}" >> "$SO/iscsid.log" 2>&1 &
+	# foreground with debug output so its messages end up in the scenario's logs; in a session of
+	# its own because on SIGTERM it signals its whole process group, which would include us
+	setsid iscsid -f -d "${ISCSID_DEBUG:-1}" >> "$SO/iscsid.log" 2>&1 &
 	echo $! > "$WORK/iscsid.pid"; track_pid $!
 	local i=0
 	until iscsiadm -m session > /dev/null 2>&1 || [ $? -eq 21 ]; do
@@ -266,6 +280,10 @@ logout() {
 	sync; echo 3 > /proc/sys/vm/drop_caches
 }
 
+disk_ios() { # reads + writes completed on $DISK so far
+	awk '{print $1 + $5}' "/sys/block/${DISK#/dev/}/stat"
+}
+
 # ---------------------------------------------------------------- clean-up, whatever happened
 
 cleanup() {
@@ -273,14 +291,19 @@ cleanup() {
 	set +e
 	log "cleanup (scenario exit $rc)"
 	mountpoint -q "$MNT" && umount -l "$MNT"
-	jobs -p | xargs -r kill -9 2>/dev/null
+	# background workloads go first; the daemons are needed for an orderly logout
+	local p daemons
+	daemons=" $(target_pid) $(cat "$WORK/iscsid.pid" 2>/dev/null) "
+	for p in $(jobs -p); do
+		case "$daemons" in *" $p "*) ;; *) kill -9 "$p" 2>/dev/null ;; esac
+	done
 	if iscsiadm -m session > /dev/null 2>&1; then
 		echo "\$ (cleanup) iscsiadm -m session -u" >> "$SO/initiator.log"
 		timeout 30 iscsiadm -m session -u >> "$SO/initiator.log" 2>&1 ||
 			log "cleanup: could not log out every session (the next scenario may see it)"
 	fi
 	if [ "$LAB_TARGET" = lio ]; then lio_stop 2>/dev/null
-	elif target_alive; then kill -9 "$(target_pid)"; fi
+	elif target_alive; then kill -9 "$(target_pid)"; wait "$(target_pid)" 2>/dev/null; fi
 	[ -s "$WORK/iscsid.pid" ] && kill "$(cat "$WORK/iscsid.pid")" 2>/dev/null
 	remove_fault_disk
 	# a target that logged a sanitizer report or a crash has failed even if the I/O looked fine

@@ -1,0 +1,885 @@
+/* Load generator for benchmarking iSCSI targets: libiscsi async sessions at a fixed queue depth, reporting IOPS, bandwidth, latency percentiles and the target daemon's CPU time. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <iscsi/iscsi.h>
+#include <iscsi/scsi-lowlevel.h>
+
+#define DEFAULT_INITIATOR "iqn.2026-11.org.targe:iscsi-load"
+#define NSEC_PER_SEC 1000000000ull
+#define CONNECT_TIMEOUT_NS (15 * NSEC_PER_SEC)
+#define DRAIN_TIMEOUT_NS (30 * NSEC_PER_SEC)
+#define VERIFY_MAGIC 0x7461726765766572ull /* "targever" */
+#define MAX_REPORTED_MISMATCHES 5
+
+/* Latency histogram: 32 linear sub-buckets per power of two keep every bucket within ~3% of
+ * its values while covering nanoseconds to hours in a fixed 2048-entry array. */
+#define HIST_SUB_BITS 5
+#define HIST_SUB (1u << HIST_SUB_BITS)
+#define HIST_BUCKETS ((64 - HIST_SUB_BITS) * HIST_SUB + HIST_SUB)
+
+enum workload { RANDREAD, RANDWRITE, SEQREAD, SEQWRITE };
+
+static const char *const workload_names[] = {
+	[RANDREAD] = "randread",
+	[RANDWRITE] = "randwrite",
+	[SEQREAD] = "read",
+	[SEQWRITE] = "write",
+};
+
+enum phase { PHASE_RAMP, PHASE_MEASURE, PHASE_DRAIN };
+
+struct options {
+	const char *url;
+	const char *initiator;
+	enum workload rw;
+	uint32_t bs;
+	unsigned qd;
+	unsigned sessions;
+	double duration_s;
+	double ramp_s;
+	uint64_t size_limit; /* bytes of the LUN used, from LBA 0; 0 = all */
+	long pid;            /* daemon whose CPU time is sampled; 0 = none */
+	bool json;
+	bool verify;
+	bool once;
+	bool header_digest;
+	uint64_t seed;
+	const char *label;
+};
+
+struct histogram {
+	uint64_t count;
+	uint64_t sum_ns;
+	uint64_t max_ns;
+	uint64_t buckets[HIST_BUCKETS];
+};
+
+struct session;
+
+/* One outstanding-I/O slot: its buffer is reused for every command the slot issues. */
+struct slot {
+	struct session *session;
+	unsigned char *buf;
+	uint64_t lba;
+	uint64_t issued_ns;
+	bool busy;
+};
+
+struct session {
+	unsigned index;
+	struct iscsi_context *iscsi;
+	struct iscsi_url *url;
+	int lun;
+	bool connected;
+	bool dead;
+	struct slot *slots;
+	unsigned inflight;
+	uint64_t rng;
+	/* Sequential workloads walk their own slice of the LUN so sessions do not overlap. */
+	uint64_t slice_first; /* in I/O units (bs) */
+	uint64_t slice_units;
+	uint64_t next_unit;   /* offset within the slice */
+	uint64_t issued_units;
+};
+
+struct run {
+	struct options opt;
+	struct session *sessions;
+	struct pollfd *pfds;
+	uint32_t block_size;
+	uint64_t lun_blocks;
+	uint64_t units;          /* I/O-sized positions in the used range */
+	uint32_t blocks_per_io;
+	enum phase phase;
+	uint64_t measure_start_ns;
+	uint64_t measure_end_ns;
+	uint64_t ios;
+	uint64_t errors;
+	uint64_t verify_mismatches;
+	uint64_t mismatches_reported;
+	struct histogram hist;
+	bool stop_issuing;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t xorshift64(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*state = x;
+	return x;
+}
+
+/* Uniform in [0, n) without a division on the hot path (Lemire's multiply-shift). */
+static uint64_t random_below(uint64_t *state, uint64_t n)
+{
+	return (uint64_t)(((unsigned __int128)xorshift64(state) * n) >> 64);
+}
+
+static unsigned hist_index(uint64_t v)
+{
+	if (v < HIST_SUB)
+		return (unsigned)v;
+	unsigned msb = 63u - (unsigned)__builtin_clzll(v);
+	unsigned sub = (unsigned)(v >> (msb - HIST_SUB_BITS)) & (HIST_SUB - 1);
+	return (msb - HIST_SUB_BITS + 1) * HIST_SUB + sub;
+}
+
+/* The middle of a bucket's value range, the best single estimate of what fell into it. */
+static double hist_value(unsigned idx)
+{
+	if (idx < HIST_SUB)
+		return idx;
+	unsigned msb = idx / HIST_SUB + HIST_SUB_BITS - 1;
+	unsigned sub = idx % HIST_SUB;
+	double width = ldexp(1.0, (int)(msb - HIST_SUB_BITS));
+	return (HIST_SUB + sub) * width + width / 2;
+}
+
+static void hist_add(struct histogram *h, uint64_t v)
+{
+	h->count++;
+	h->sum_ns += v;
+	if (v > h->max_ns)
+		h->max_ns = v;
+	h->buckets[hist_index(v)]++;
+}
+
+static double hist_percentile(const struct histogram *h, double pct)
+{
+	if (h->count == 0)
+		return 0;
+	uint64_t rank = (uint64_t)ceil(pct / 100.0 * (double)h->count);
+	if (rank == 0)
+		rank = 1;
+	uint64_t seen = 0;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		seen += h->buckets[i];
+		if (seen >= rank) {
+			double v = hist_value(i);
+			return v > (double)h->max_ns ? (double)h->max_ns : v;
+		}
+	}
+	return (double)h->max_ns;
+}
+
+/* utime+stime of the whole process (all threads), in seconds; negative when unreadable. */
+static double process_cpu_seconds(long pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The command name may hold spaces and parentheses; fields resume after the last ')'. */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	unsigned long long utime, stime;
+	/* After ")": state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime(14) stime(15). */
+	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+		return -1;
+	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+	       ru.ru_stime.tv_usec / 1e6;
+}
+
+static bool is_read(enum workload w)
+{
+	return w == RANDREAD || w == SEQREAD;
+}
+
+static bool is_random(enum workload w)
+{
+	return w == RANDREAD || w == RANDWRITE;
+}
+
+/* --verify content of one logical block: a function of (seed, LBA) only, so any later read of
+ * a block that was written under the same seed can be checked, whatever wrote it and when. */
+static void pattern_fill(unsigned char *block, uint32_t block_size, uint64_t seed, uint64_t lba)
+{
+	uint64_t words[2] = { VERIFY_MAGIC ^ seed, lba };
+	uint64_t state = (lba + 1) * 0x9e3779b97f4a7c15ull ^ seed;
+
+	if (state == 0)
+		state = 1;
+	memcpy(block, words, sizeof(words));
+	for (uint32_t off = sizeof(words); off + 8 <= block_size; off += 8) {
+		uint64_t w = xorshift64(&state);
+		memcpy(block + off, &w, 8);
+	}
+}
+
+static void check_read_data(struct run *run, struct slot *slot)
+{
+	uint32_t bsz = run->block_size;
+	unsigned char *expect = malloc(bsz);
+	if (!expect) {
+		run->verify_mismatches++;
+		return;
+	}
+	for (uint32_t i = 0; i < run->blocks_per_io; i++) {
+		uint64_t lba = slot->lba + i;
+		pattern_fill(expect, bsz, run->opt.seed, lba);
+		const unsigned char *got = slot->buf + (size_t)i * bsz;
+		if (memcmp(got, expect, bsz) == 0)
+			continue;
+		run->verify_mismatches++;
+		if (run->mismatches_reported < MAX_REPORTED_MISMATCHES) {
+			uint32_t off = 0;
+			while (off < bsz && got[off] == expect[off])
+				off++;
+			uint64_t stamp[2];
+			memcpy(stamp, got, sizeof(stamp));
+			fprintf(stderr,
+				"iscsi-load: verify: LBA %" PRIu64 " differs at byte %u (block stamped "
+				"LBA %" PRIu64 ", seed %s)\n",
+				lba, off, stamp[1],
+				(stamp[0] ^ VERIFY_MAGIC) == run->opt.seed ? "matches" : "differs");
+			run->mismatches_reported++;
+		}
+	}
+	free(expect);
+}
+
+static void command_done(struct iscsi_context *iscsi, int status, void *command_data,
+			 void *private_data);
+
+static int submit(struct run *run, struct slot *slot)
+{
+	struct session *s = slot->session;
+	const struct options *o = &run->opt;
+	uint64_t unit;
+
+	if (is_random(o->rw)) {
+		unit = random_below(&s->rng, run->units);
+	} else {
+		unit = s->slice_first + s->next_unit;
+		if (++s->next_unit == s->slice_units)
+			s->next_unit = 0;
+	}
+	s->issued_units++;
+	slot->lba = unit * run->blocks_per_io;
+
+	struct scsi_task *task;
+	if (is_read(o->rw)) {
+		task = iscsi_read16_task(s->iscsi, s->lun, slot->lba, o->bs, (int)run->block_size, 0, 0,
+					 0, 0, 0, command_done, slot);
+		/* Into the slot's buffer directly: libiscsi would otherwise allocate and copy. */
+		if (task && scsi_task_add_data_in_buffer(task, (int)o->bs, slot->buf) != 0) {
+			fprintf(stderr, "iscsi-load: cannot attach read buffer\n");
+			return -1;
+		}
+	} else {
+		if (o->verify) {
+			for (uint32_t i = 0; i < run->blocks_per_io; i++)
+				pattern_fill(slot->buf + (size_t)i * run->block_size, run->block_size,
+					     o->seed, slot->lba + i);
+		}
+		task = iscsi_write16_task(s->iscsi, s->lun, slot->lba, slot->buf, o->bs,
+					  (int)run->block_size, 0, 0, 0, 0, 0, command_done, slot);
+	}
+	if (!task) {
+		fprintf(stderr, "iscsi-load: session %u: cannot queue command: %s\n", s->index,
+			iscsi_get_error(s->iscsi));
+		return -1;
+	}
+	slot->issued_ns = now_ns();
+	slot->busy = true;
+	s->inflight++;
+	return 0;
+}
+
+static struct run *the_run; /* libiscsi callbacks carry the slot; the run is process-wide */
+
+static bool may_issue(struct run *run, struct session *s)
+{
+	if (run->stop_issuing || s->dead)
+		return false;
+	/* --once: a sequential sweep issues each position of its slice exactly one time. */
+	if (run->opt.once && s->issued_units >= s->slice_units)
+		return false;
+	return true;
+}
+
+static void command_done(struct iscsi_context *iscsi, int status, void *command_data,
+			 void *private_data)
+{
+	struct slot *slot = private_data;
+	struct session *s = slot->session;
+	struct run *run = the_run;
+	struct scsi_task *task = command_data;
+	uint64_t done = now_ns();
+
+	slot->busy = false;
+	s->inflight--;
+	if (status != SCSI_STATUS_GOOD) {
+		run->errors++;
+		if (run->errors <= 5) {
+			if (status == SCSI_STATUS_CHECK_CONDITION && task)
+				fprintf(stderr, "iscsi-load: LBA %" PRIu64 ": CHECK CONDITION %s/%s\n",
+					slot->lba, scsi_sense_key_str(task->sense.key),
+					scsi_sense_ascq_str(task->sense.ascq));
+			else
+				fprintf(stderr, "iscsi-load: LBA %" PRIu64 ": status 0x%x: %s\n", slot->lba,
+					(unsigned)status, iscsi_get_error(iscsi));
+		}
+		/* Transport failures (cancelled, connection lost) leave the session unusable. */
+		if (status == SCSI_STATUS_ERROR || status == SCSI_STATUS_CANCELLED)
+			s->dead = true;
+	} else {
+		if (run->opt.verify && is_read(run->opt.rw))
+			check_read_data(run, slot);
+		if (run->phase == PHASE_MEASURE || run->opt.once) {
+			run->ios++;
+			hist_add(&run->hist, done - slot->issued_ns);
+		}
+	}
+	if (task)
+		scsi_free_scsi_task(task);
+	if (may_issue(run, s) && submit(run, slot) != 0)
+		s->dead = true;
+}
+
+static void connect_done(struct iscsi_context *iscsi, int status, void *command_data,
+			 void *private_data)
+{
+	struct session *s = private_data;
+
+	if (status == SCSI_STATUS_GOOD && !s->connected) {
+		s->connected = true;
+		return;
+	}
+	/* Called again (SCSI_STATUS_ERROR) when an established connection later fails. */
+	if (!s->dead)
+		fprintf(stderr, "iscsi-load: session %u: %s: %s\n", s->index,
+			s->connected ? "connection failed" : "login failed", iscsi_get_error(iscsi));
+	s->dead = true;
+}
+
+/* One poll over every session; returns -1 on a poll error. */
+static int service_once(struct run *run, int timeout_ms)
+{
+	unsigned n = run->opt.sessions;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct session *s = &run->sessions[i];
+		run->pfds[i].fd = s->dead ? -1 : iscsi_get_fd(s->iscsi);
+		run->pfds[i].events = s->dead ? 0 : (short)iscsi_which_events(s->iscsi);
+		run->pfds[i].revents = 0;
+	}
+	int ready = poll(run->pfds, n, timeout_ms);
+	if (ready < 0) {
+		if (errno == EINTR)
+			return 0;
+		perror("iscsi-load: poll");
+		return -1;
+	}
+	for (unsigned i = 0; i < n && ready > 0; i++) {
+		struct session *s = &run->sessions[i];
+		if (s->dead || run->pfds[i].revents == 0)
+			continue;
+		ready--;
+		if (iscsi_service(s->iscsi, run->pfds[i].revents) < 0) {
+			if (!s->dead)
+				fprintf(stderr, "iscsi-load: session %u: %s\n", s->index,
+					iscsi_get_error(s->iscsi));
+			s->dead = true;
+		}
+	}
+	return 0;
+}
+
+static int ms_until(uint64_t deadline)
+{
+	uint64_t now = now_ns();
+	if (now >= deadline)
+		return 0;
+	uint64_t ms = (deadline - now + 999999) / 1000000;
+	return ms > 1000 ? 1000 : (int)ms;
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	case 't': case 'T': v <<= 40; end++; break;
+	default: break;
+	}
+	if (*end == 'i' || *end == 'B')
+		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
+	if (*end != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: iscsi-load --url iscsi://HOST[:PORT]/TARGET/LUN [options]\n"
+		"  --rw randread|randwrite|read|write   workload (default randread)\n"
+		"  --bs SIZE          bytes per command, a multiple of the block size (default 4K)\n"
+		"  --qd N             commands outstanding per session (default 32)\n"
+		"  --sessions N       iSCSI sessions, each its own libiscsi context (default 1)\n"
+		"  --duration S       measured seconds (default 10)\n"
+		"  --ramp S           seconds of load before measuring starts (default 1)\n"
+		"  --size-limit SIZE  use only the first SIZE bytes of the LUN\n"
+		"  --pid PID          report this process's CPU seconds (utime+stime) over the measurement\n"
+		"  --json             one line of JSON instead of the human summary\n"
+		"  --label TEXT       copied into the JSON output\n"
+		"  --verify           writes stamp each block from (seed, LBA); reads check the stamps\n"
+		"  --once             sequential workloads: one pass over the range, then stop\n"
+		"  --seed N           random offsets and --verify content (default 1)\n"
+		"  --header-digest    negotiate CRC32C header digests\n"
+		"  --initiator IQN    initiator name (default " DEFAULT_INITIATOR ")\n"
+		"Exit status: 0 ok, 1 I/O errors or verify mismatches, 2 usage or connection failure.\n");
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	enum { O_URL = 256, O_RW, O_BS, O_QD, O_SESSIONS, O_DURATION, O_RAMP, O_SIZE_LIMIT, O_PID,
+	       O_JSON, O_VERIFY, O_ONCE, O_SEED, O_INITIATOR, O_DIGEST, O_LABEL };
+	static const struct option longopts[] = {
+		{ "url", required_argument, NULL, O_URL },
+		{ "rw", required_argument, NULL, O_RW },
+		{ "bs", required_argument, NULL, O_BS },
+		{ "qd", required_argument, NULL, O_QD },
+		{ "sessions", required_argument, NULL, O_SESSIONS },
+		{ "duration", required_argument, NULL, O_DURATION },
+		{ "ramp", required_argument, NULL, O_RAMP },
+		{ "size-limit", required_argument, NULL, O_SIZE_LIMIT },
+		{ "pid", required_argument, NULL, O_PID },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "verify", no_argument, NULL, O_VERIFY },
+		{ "once", no_argument, NULL, O_ONCE },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "initiator", required_argument, NULL, O_INITIATOR },
+		{ "header-digest", no_argument, NULL, O_DIGEST },
+		{ "label", required_argument, NULL, O_LABEL },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	uint64_t v;
+	char *end;
+
+	*o = (struct options){ .initiator = DEFAULT_INITIATOR, .rw = RANDREAD, .bs = 4096, .qd = 32,
+			       .sessions = 1, .duration_s = 10, .ramp_s = 1, .seed = 1 };
+	for (;;) {
+		int c = getopt_long(argc, argv, "h", longopts, NULL);
+		if (c == -1)
+			break;
+		switch (c) {
+		case O_URL: o->url = optarg; break;
+		case O_RW: {
+			bool found = false;
+			for (unsigned i = 0; i < sizeof(workload_names) / sizeof(workload_names[0]); i++)
+				if (strcmp(optarg, workload_names[i]) == 0) {
+					o->rw = (enum workload)i;
+					found = true;
+				}
+			if (!found) {
+				fprintf(stderr, "iscsi-load: --rw: unknown workload '%s'\n", optarg);
+				return -1;
+			}
+			break;
+		}
+		case O_BS:
+			if (parse_size(optarg, &v) || v == 0 || v > (1u << 30)) {
+				fprintf(stderr, "iscsi-load: --bs: bad size '%s'\n", optarg);
+				return -1;
+			}
+			o->bs = (uint32_t)v;
+			break;
+		case O_QD:
+		case O_SESSIONS:
+			v = strtoull(optarg, &end, 10);
+			if (*end || v == 0 || v > 65536) {
+				fprintf(stderr, "iscsi-load: bad count '%s'\n", optarg);
+				return -1;
+			}
+			if (c == O_QD)
+				o->qd = (unsigned)v;
+			else
+				o->sessions = (unsigned)v;
+			break;
+		case O_DURATION:
+		case O_RAMP: {
+			double d = strtod(optarg, &end);
+			if (*end || d < 0 || (c == O_DURATION && d == 0)) {
+				fprintf(stderr, "iscsi-load: bad seconds '%s'\n", optarg);
+				return -1;
+			}
+			if (c == O_DURATION)
+				o->duration_s = d;
+			else
+				o->ramp_s = d;
+			break;
+		}
+		case O_SIZE_LIMIT:
+			if (parse_size(optarg, &o->size_limit)) {
+				fprintf(stderr, "iscsi-load: --size-limit: bad size '%s'\n", optarg);
+				return -1;
+			}
+			break;
+		case O_PID:
+			o->pid = strtol(optarg, &end, 10);
+			if (*end || o->pid <= 0) {
+				fprintf(stderr, "iscsi-load: --pid: bad pid '%s'\n", optarg);
+				return -1;
+			}
+			break;
+		case O_JSON: o->json = true; break;
+		case O_VERIFY: o->verify = true; break;
+		case O_ONCE: o->once = true; break;
+		case O_SEED: o->seed = strtoull(optarg, NULL, 0); break;
+		case O_INITIATOR: o->initiator = optarg; break;
+		case O_DIGEST: o->header_digest = true; break;
+		case O_LABEL: o->label = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind != argc || !o->url) {
+		usage(stderr);
+		return -1;
+	}
+	if (o->once && is_random(o->rw)) {
+		fprintf(stderr, "iscsi-load: --once needs a sequential workload (read or write)\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int open_sessions(struct run *run)
+{
+	const struct options *o = &run->opt;
+
+	for (unsigned i = 0; i < o->sessions; i++) {
+		struct session *s = &run->sessions[i];
+		s->index = i;
+		s->iscsi = iscsi_create_context(o->initiator);
+		if (!s->iscsi) {
+			fprintf(stderr, "iscsi-load: cannot create libiscsi context\n");
+			return -1;
+		}
+		s->url = iscsi_parse_full_url(s->iscsi, o->url);
+		if (!s->url) {
+			fprintf(stderr, "iscsi-load: bad --url: %s\n", iscsi_get_error(s->iscsi));
+			return -1;
+		}
+		s->lun = s->url->lun;
+		/* Distinct ISIDs, so sessions from the one initiator name never reinstate each other. */
+		iscsi_set_isid_random(s->iscsi, ((uint32_t)getpid() * 131u + i) & 0xffffff, i & 0xffff);
+		iscsi_set_targetname(s->iscsi, s->url->target);
+		iscsi_set_session_type(s->iscsi, ISCSI_SESSION_NORMAL);
+		iscsi_set_header_digest(s->iscsi, o->header_digest ? ISCSI_HEADER_DIGEST_CRC32C
+								   : ISCSI_HEADER_DIGEST_NONE);
+		/* A dropped connection must show as an error, not be hidden by a silent re-login. */
+		iscsi_set_noautoreconnect(s->iscsi, 1);
+		if (s->url->user[0])
+			iscsi_set_initiator_username_pwd(s->iscsi, s->url->user, s->url->passwd);
+		if (s->url->target_user[0])
+			iscsi_set_target_username_pwd(s->iscsi, s->url->target_user,
+						      s->url->target_passwd);
+		if (iscsi_full_connect_async(s->iscsi, s->url->portal, s->lun, connect_done, s) != 0) {
+			fprintf(stderr, "iscsi-load: session %u: connect: %s\n", i,
+				iscsi_get_error(s->iscsi));
+			return -1;
+		}
+	}
+	uint64_t deadline = now_ns() + CONNECT_TIMEOUT_NS;
+	for (;;) {
+		unsigned up = 0;
+		for (unsigned i = 0; i < o->sessions; i++) {
+			if (run->sessions[i].dead)
+				return -1;
+			up += run->sessions[i].connected;
+		}
+		if (up == o->sessions)
+			return 0;
+		if (now_ns() >= deadline) {
+			fprintf(stderr, "iscsi-load: %u of %u sessions logged in after %llu s\n", up,
+				o->sessions, CONNECT_TIMEOUT_NS / NSEC_PER_SEC);
+			return -1;
+		}
+		if (service_once(run, ms_until(deadline)) < 0)
+			return -1;
+	}
+}
+
+static int read_capacity(struct run *run)
+{
+	struct session *s = &run->sessions[0];
+	struct scsi_task *task = iscsi_readcapacity16_sync(s->iscsi, s->lun);
+
+	if (!task || task->status != SCSI_STATUS_GOOD) {
+		fprintf(stderr, "iscsi-load: READ CAPACITY(16) failed: %s\n", iscsi_get_error(s->iscsi));
+		if (task)
+			scsi_free_scsi_task(task);
+		return -1;
+	}
+	struct scsi_readcapacity16 *rc16 = scsi_datain_unmarshall(task);
+	if (!rc16) {
+		fprintf(stderr, "iscsi-load: cannot parse READ CAPACITY(16) data\n");
+		scsi_free_scsi_task(task);
+		return -1;
+	}
+	run->block_size = rc16->block_length;
+	run->lun_blocks = rc16->returned_lba + 1;
+	scsi_free_scsi_task(task);
+	return 0;
+}
+
+static int plan_ranges(struct run *run)
+{
+	struct options *o = &run->opt;
+
+	if (run->block_size == 0 || o->bs % run->block_size != 0) {
+		fprintf(stderr, "iscsi-load: --bs %u is not a multiple of the LUN's %u-byte blocks\n",
+			o->bs, run->block_size);
+		return -1;
+	}
+	run->blocks_per_io = o->bs / run->block_size;
+	uint64_t bytes = run->lun_blocks * run->block_size;
+	if (o->size_limit && o->size_limit < bytes)
+		bytes = o->size_limit;
+	run->units = bytes / o->bs;
+	if (run->units < o->sessions) {
+		fprintf(stderr, "iscsi-load: range of %" PRIu64 " bytes holds fewer than one %u-byte "
+				"I/O per session\n", bytes, o->bs);
+		return -1;
+	}
+	for (unsigned i = 0; i < o->sessions; i++) {
+		struct session *s = &run->sessions[i];
+		s->slice_first = run->units * i / o->sessions;
+		s->slice_units = run->units * (i + 1) / o->sessions - s->slice_first;
+		s->rng = (o->seed + 1) * 0x9e3779b97f4a7c15ull + i * 0xbf58476d1ce4e5b9ull;
+		if (s->rng == 0)
+			s->rng = 1;
+		s->slots = calloc(o->qd, sizeof(*s->slots));
+		if (!s->slots)
+			return -1;
+		for (unsigned q = 0; q < o->qd; q++) {
+			struct slot *slot = &s->slots[q];
+			slot->session = s;
+			if (posix_memalign((void **)&slot->buf, 4096, o->bs) != 0)
+				return -1;
+			/* Non-zero, incompressible write data; --verify overwrites it per command. */
+			uint64_t fill = s->rng ^ q;
+			for (uint32_t off = 0; off + 8 <= o->bs; off += 8) {
+				uint64_t w = xorshift64(&fill);
+				memcpy(slot->buf + off, &w, 8);
+			}
+		}
+	}
+	return 0;
+}
+
+static unsigned total_inflight(const struct run *run)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < run->opt.sessions; i++)
+		n += run->sessions[i].inflight;
+	return n;
+}
+
+static unsigned dead_sessions(const struct run *run)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < run->opt.sessions; i++)
+		n += run->sessions[i].dead;
+	return n;
+}
+
+static void print_json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+int main(int argc, char **argv)
+{
+	struct run run = { 0 };
+
+	if (parse_options(argc, argv, &run.opt) != 0)
+		return 2;
+	the_run = &run;
+	const struct options *o = &run.opt;
+	run.sessions = calloc(o->sessions, sizeof(*run.sessions));
+	run.pfds = calloc(o->sessions, sizeof(*run.pfds));
+	if (!run.sessions || !run.pfds)
+		return 2;
+	if (open_sessions(&run) != 0 || read_capacity(&run) != 0 || plan_ranges(&run) != 0)
+		return 2;
+
+	uint64_t start = now_ns();
+	run.phase = (o->ramp_s > 0 && !o->once) ? PHASE_RAMP : PHASE_MEASURE;
+	uint64_t ramp_end = start + (uint64_t)(o->ramp_s * NSEC_PER_SEC);
+	double cpu_start = -1, cpu_end = -1, self_start = 0;
+	if (run.phase == PHASE_MEASURE) {
+		run.measure_start_ns = start;
+		cpu_start = o->pid ? process_cpu_seconds(o->pid) : -1;
+		self_start = self_cpu_seconds();
+	}
+	for (unsigned i = 0; i < o->sessions; i++) {
+		struct session *s = &run.sessions[i];
+		for (unsigned q = 0; q < o->qd && may_issue(&run, s); q++)
+			if (submit(&run, &s->slots[q]) != 0)
+				return 2;
+	}
+
+	uint64_t measure_deadline = 0;
+	if (run.phase == PHASE_MEASURE)
+		measure_deadline = start + (uint64_t)(o->duration_s * NSEC_PER_SEC);
+	uint64_t drain_deadline = 0;
+	for (;;) {
+		uint64_t now = now_ns();
+		if (run.phase == PHASE_RAMP && now >= ramp_end) {
+			run.phase = PHASE_MEASURE;
+			run.measure_start_ns = now;
+			measure_deadline = now + (uint64_t)(o->duration_s * NSEC_PER_SEC);
+			cpu_start = o->pid ? process_cpu_seconds(o->pid) : -1;
+			self_start = self_cpu_seconds();
+		}
+		bool measure_over = run.phase == PHASE_MEASURE &&
+				    (o->once ? total_inflight(&run) == 0 : now >= measure_deadline);
+		if (measure_over) {
+			run.phase = PHASE_DRAIN;
+			run.measure_end_ns = now;
+			cpu_end = o->pid ? process_cpu_seconds(o->pid) : -1;
+			run.stop_issuing = true;
+			drain_deadline = now + DRAIN_TIMEOUT_NS;
+		}
+		if (run.phase == PHASE_DRAIN && total_inflight(&run) == 0)
+			break;
+		if (dead_sessions(&run) == o->sessions) {
+			if (run.phase != PHASE_DRAIN) {
+				run.measure_end_ns = now;
+				cpu_end = o->pid ? process_cpu_seconds(o->pid) : -1;
+			}
+			fprintf(stderr, "iscsi-load: every session failed\n");
+			break;
+		}
+		if (run.phase == PHASE_DRAIN && now >= drain_deadline) {
+			fprintf(stderr, "iscsi-load: %u commands still outstanding %llu s after the end\n",
+				total_inflight(&run), DRAIN_TIMEOUT_NS / NSEC_PER_SEC);
+			run.errors += total_inflight(&run);
+			break;
+		}
+		uint64_t next = run.phase == PHASE_RAMP ? ramp_end
+			      : run.phase == PHASE_MEASURE ? (o->once ? now + NSEC_PER_SEC : measure_deadline)
+							   : drain_deadline;
+		if (service_once(&run, ms_until(next)) < 0)
+			break;
+	}
+	double self_cpu = self_cpu_seconds() - self_start;
+
+	for (unsigned i = 0; i < o->sessions; i++) {
+		struct session *s = &run.sessions[i];
+		if (!s->dead && total_inflight(&run) == 0)
+			iscsi_logout_sync(s->iscsi);
+		iscsi_destroy_context(s->iscsi);
+	}
+
+	double secs = (double)(run.measure_end_ns - run.measure_start_ns) / 1e9;
+	if (secs <= 0)
+		secs = 1e-9;
+	double iops = (double)run.ios / secs;
+	double mib_s = (double)run.ios * o->bs / secs / (1024.0 * 1024.0);
+	double mean_us = run.hist.count ? (double)run.hist.sum_ns / (double)run.hist.count / 1e3 : 0;
+	double p50_us = hist_percentile(&run.hist, 50) / 1e3;
+	double p99_us = hist_percentile(&run.hist, 99) / 1e3;
+	double max_us = (double)run.hist.max_ns / 1e3;
+	bool have_cpu = o->pid && cpu_start >= 0 && cpu_end >= 0;
+	double daemon_cpu = have_cpu ? cpu_end - cpu_start : 0;
+	double cpu_us_per_io = have_cpu && run.ios ? daemon_cpu / (double)run.ios * 1e6 : 0;
+
+	if (o->json) {
+		printf("{");
+		if (o->label) {
+			printf("\"label\":");
+			print_json_string(o->label);
+			printf(",");
+		}
+		printf("\"rw\":\"%s\",\"bs\":%u,\"qd\":%u,\"sessions\":%u,\"block_size\":%u,"
+		       "\"seconds\":%.3f,\"ios\":%" PRIu64 ",\"iops\":%.1f,\"mib_s\":%.2f,"
+		       "\"lat_mean_us\":%.1f,\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,\"lat_max_us\":%.1f,"
+		       "\"errors\":%" PRIu64 ",\"verify_mismatches\":%" PRIu64 ",\"client_cpu_s\":%.3f",
+		       workload_names[o->rw], o->bs, o->qd, o->sessions, run.block_size, secs, run.ios,
+		       iops, mib_s, mean_us, p50_us, p99_us, max_us, run.errors, run.verify_mismatches,
+		       self_cpu);
+		if (have_cpu)
+			printf(",\"daemon_pid\":%ld,\"daemon_cpu_s\":%.3f,\"daemon_cpu_us_per_io\":%.3f",
+			       o->pid, daemon_cpu, cpu_us_per_io);
+		printf("}\n");
+	} else {
+		printf("iscsi-load: %s bs=%u qd=%u sessions=%u over %.2f s (LUN block %u B)\n",
+		       workload_names[o->rw], o->bs, o->qd, o->sessions, secs, run.block_size);
+		printf("  %" PRIu64 " I/Os  %.0f IOPS  %.1f MiB/s\n", run.ios, iops, mib_s);
+		printf("  latency us: mean %.1f  p50 %.1f  p99 %.1f  max %.1f\n", mean_us, p50_us, p99_us,
+		       max_us);
+		if (have_cpu)
+			printf("  daemon pid %ld: %.2f CPU-s (%.2f CPU-s/s, %.2f CPU-us per I/O)\n", o->pid,
+			       daemon_cpu, daemon_cpu / secs, cpu_us_per_io);
+		else if (o->pid)
+			printf("  daemon pid %ld: CPU time unreadable\n", o->pid);
+		printf("  client: %.2f CPU-s\n", self_cpu);
+		printf("  errors %" PRIu64 "%s", run.errors, o->verify ? "" : "\n");
+		if (o->verify)
+			printf("  verify mismatches %" PRIu64 "\n", run.verify_mismatches);
+	}
+	if (o->once && !run.errors && run.ios != run.units) {
+		fprintf(stderr, "iscsi-load: --once completed %" PRIu64 " of %" PRIu64 " I/Os\n", run.ios,
+			run.units);
+		return 1;
+	}
+	return (run.errors || run.verify_mismatches || dead_sessions(&run)) ? 1 : 0;
+}

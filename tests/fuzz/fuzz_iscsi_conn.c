@@ -1,0 +1,493 @@
+/* libFuzzer target: an initiator's byte stream through the real iSCSI connection, login, CHAP, session, SCSI and TMF code. */
+#include <errno.h>
+#include <ev.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "core/ioengine.h"
+#include "core/log.h"
+#include "core/runtime.h"
+#include "core/scsi.h"
+#include "transports/iscsi/digest.h"
+#include "transports/iscsi/iscsi.h"
+
+/*
+ * Input layout: byte 0 picks how the stream is cut into writes (so every partial-read path of
+ * the receive state machine is reached), byte 1 varies the target's negotiation limits, the
+ * rest is what the initiator sends. The corpus generator (gen-corpus-fuzz_iscsi_conn.py)
+ * writes the same two bytes in front of its sessions.
+ */
+#define CONTROL_BYTES 2
+
+/* Loop turns after the last byte before a connection that has not closed counts as hung. */
+#define CLOSE_WAIT_TURNS 200000
+/* Waits of up to 10 ms for commands in the backend after a piece of input. */
+#define SETTLE_TURNS 100
+
+#define CHECK(cond, ...)                                                                      \
+	do {                                                                                  \
+		if (!(cond)) {                                                                \
+			fprintf(stderr, "fuzz_iscsi_conn: check failed: %s: ", #cond);        \
+			fprintf(stderr, __VA_ARGS__);                                         \
+			fputc('\n', stderr);                                                  \
+			__builtin_trap();                                                     \
+		}                                                                             \
+	} while (0)
+
+static const char config_template[] =
+	"global = { log_level = \"error\"; };\n"
+	"transports = { iscsi = { listen = [ \"127.0.0.1:3260\" ]; }; };\n"
+	"devices = (\n"
+	"  { name = \"disk0\"; backend = \"file\"; path = \"%s/disk0.img\"; size = \"4M\"; },\n"
+	"  { name = \"disk1\"; backend = \"file\"; path = \"%s/disk1.img\"; size = \"1M\";\n"
+	"    block_size = 4096; }\n"
+	");\n"
+	"targets = (\n"
+	"  { name = \"iqn.2026-11.org.targe:fuzz\";\n"
+	"    luns = ( { lun = 0; device = \"disk0\"; },\n"
+	"             { lun = 1; device = \"disk1\"; read_only = true; } ); },\n"
+	"  { name = \"iqn.2026-11.org.targe:chap\";\n"
+	"    chap = { user = \"alice\"; secret = \"twelve+chars\";\n"
+	"             mutual_user = \"tgt\"; mutual_secret = \"other12chars\"; };\n"
+	"    luns = ( { lun = 0; device = \"disk0\"; } ); },\n"
+	"  { name = \"iqn.2026-11.org.targe:private\";\n"
+	"    luns = ( );\n"
+	"    access = ( { initiators = [ \"iqn.2026-11.example:allowed\" ];\n"
+	"                 luns = ( { lun = 3; device = \"disk1\"; } ); } ); }\n"
+	");\n";
+
+static struct {
+	char dir[256];
+	struct tg_config *config;
+	struct ev_loop *loop;
+	struct iscsi_portal portals[2];
+	unsigned peer_counter;
+	bool dump; /* TARGE_FUZZ_DUMP set: one line per target PDU, to check what a seed reaches */
+} env;
+
+static void fatal(const char *what)
+{
+	fprintf(stderr, "fuzz_iscsi_conn: %s\n", what);
+	exit(1);
+}
+
+static void remove_dir(void)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/disk0.img", env.dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/disk1.img", env.dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/targe.conf", env.dir);
+	unlink(path);
+	rmdir(env.dir);
+}
+
+static void set_portal(struct iscsi_portal *portal, int family, const char *name, uint16_t port)
+{
+	memset(portal, 0, sizeof(*portal));
+	portal->fd = -1;
+	snprintf(portal->name, sizeof(portal->name), "%s", name);
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&portal->addr;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		sin->sin_addr.s_addr = htonl(INADDR_ANY); /* wildcard: answers with the local address */
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&portal->addr;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		sin6->sin6_addr = in6addr_loopback;
+	}
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *level = getenv("TARGE_FUZZ_LOG");
+	enum tg_log_level log_level = TG_LOG_ERROR;
+	if (level && !tg_log_level_parse(level, &log_level))
+		fatal("TARGE_FUZZ_LOG must be error, warn, info or debug");
+	env.dump = getenv("TARGE_FUZZ_DUMP") != NULL;
+	/* The target writes to a peer that may already have gone. */
+	signal(SIGPIPE, SIG_IGN);
+
+	/* tmpfs when there is one: SYNCHRONIZE CACHE and FUA writes then cost nothing. */
+	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
+	snprintf(env.dir, sizeof(env.dir), "%s/targe-fuzz-conn.XXXXXX", base ? base : "/tmp");
+	if (!mkdtemp(env.dir))
+		fatal("cannot create a scratch directory");
+	atexit(remove_dir);
+
+	char path[512];
+	snprintf(path, sizeof(path), "%s/targe.conf", env.dir);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		fatal("cannot write the config");
+	fprintf(f, config_template, env.dir, env.dir);
+	fclose(f);
+	char err[1024];
+	if (tg_config_load(path, &env.config, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		fatal("config refused");
+	}
+	tg_log_set_level(log_level);
+
+	env.loop = ev_loop_new(EVFLAG_AUTO);
+	if (!env.loop)
+		fatal("no event loop");
+	set_portal(&env.portals[0], AF_INET, "0.0.0.0:3260", 3260);
+	set_portal(&env.portals[1], AF_INET6, "[::1]:3261", 3261);
+	return 0;
+}
+
+/* ---- what the target sends: every complete PDU must be well formed ---- */
+
+struct output_check {
+	uint8_t *buf;
+	size_t len, cap;
+	bool header_digest, data_digest;          /* in force for the PDUs being parsed */
+	bool pending_header_digest, pending_data_digest; /* agreed, starting after login */
+	unsigned pdus;
+};
+
+static bool target_opcode(uint8_t op)
+{
+	switch (op) {
+	case ISCSI_OP_NOP_IN:
+	case ISCSI_OP_SCSI_RSP:
+	case ISCSI_OP_TMF_RSP:
+	case ISCSI_OP_LOGIN_RSP:
+	case ISCSI_OP_TEXT_RSP:
+	case ISCSI_OP_DATA_IN:
+	case ISCSI_OP_LOGOUT_RSP:
+	case ISCSI_OP_R2T:
+	case ISCSI_OP_ASYNC_MSG:
+	case ISCSI_OP_REJECT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static int note_digest_key(void *arg, const char *key, const char *value)
+{
+	struct output_check *out = arg;
+	if (strcmp(key, "HeaderDigest") == 0)
+		out->pending_header_digest = strcmp(value, "CRC32C") == 0;
+	else if (strcmp(key, "DataDigest") == 0)
+		out->pending_data_digest = strcmp(value, "CRC32C") == 0;
+	return 0;
+}
+
+static void check_pdu(struct output_check *out, const uint8_t *pdu, uint32_t dsl)
+{
+	uint8_t op = pdu[0] & 0x3f;
+	if (env.dump)
+		fprintf(stderr, "target PDU %#04x flags %#04x byte2-3 %02x%02x ITT %#x TTT %#x DSL %u\n",
+			op, pdu[1], pdu[2], pdu[3], get_be32(pdu + 16), get_be32(pdu + 20), dsl);
+	CHECK(target_opcode(op) && (pdu[0] & 0xc0) == 0, "opcode byte %#x", pdu[0]);
+	CHECK(pdu[4] == 0, "target PDU with TotalAHSLength %u", pdu[4]);
+	size_t at = ISCSI_BHS_LEN;
+	if (out->header_digest) {
+		CHECK(iscsi_digest_get(pdu + at) == iscsi_crc32c(pdu, ISCSI_BHS_LEN),
+		      "header digest of opcode %#x", op);
+		at += ISCSI_DIGEST_LEN;
+	}
+	const uint8_t *data = pdu + at;
+	for (uint32_t i = 0; i < iscsi_pad(dsl); i++)
+		CHECK(data[dsl + i] == 0, "non-zero padding");
+	if (out->data_digest && dsl)
+		CHECK(iscsi_digest_get(data + dsl + iscsi_pad(dsl)) == iscsi_data_digest(data, dsl),
+		      "data digest of opcode %#x", op);
+	if (op == ISCSI_OP_LOGIN_RSP) {
+		CHECK(iscsi_text_foreach(data, dsl, note_digest_key, out) == 0,
+		      "malformed login response text");
+		bool transit = pdu[1] & 0x80, cont = pdu[1] & 0x40;
+		CHECK(!(transit && cont), "login response with T and C");
+		/* Digests start with the PDU after the final Login Response (RFC 7143 13.1). */
+		if (transit && (pdu[1] & 3) == 3 && pdu[36] == 0) {
+			out->header_digest = out->pending_header_digest;
+			out->data_digest = out->pending_data_digest;
+		}
+	}
+	if (op == ISCSI_OP_REJECT)
+		CHECK(dsl == ISCSI_BHS_LEN, "Reject of %u bytes", dsl);
+	if (op == ISCSI_OP_DATA_IN && (pdu[1] & 0x01))
+		CHECK(pdu[1] & 0x80, "Data-In with S but not F");
+	out->pdus++;
+}
+
+/* Parses every complete PDU at the front of the buffer and drops it. */
+static void check_output(struct output_check *out)
+{
+	size_t at = 0;
+	for (;;) {
+		size_t hdr = ISCSI_BHS_LEN + (out->header_digest ? ISCSI_DIGEST_LEN : 0);
+		if (out->len - at < ISCSI_BHS_LEN)
+			break;
+		const uint8_t *pdu = out->buf + at;
+		uint32_t dsl = (uint32_t)pdu[5] << 16 | (uint32_t)pdu[6] << 8 | pdu[7];
+		size_t total = hdr + dsl + iscsi_pad(dsl) +
+			       (out->data_digest && dsl ? ISCSI_DIGEST_LEN : 0);
+		if (out->len - at < total)
+			break;
+		check_pdu(out, pdu, dsl);
+		at += total;
+	}
+	memmove(out->buf, out->buf + at, out->len - at);
+	out->len -= at;
+}
+
+static void drain(int fd, struct output_check *out)
+{
+	for (;;) {
+		if (out->cap - out->len < 65536) {
+			size_t cap = out->cap ? out->cap * 2 : 1u << 17;
+			uint8_t *grown = realloc(out->buf, cap);
+			if (!grown)
+				fatal("out of memory");
+			out->buf = grown;
+			out->cap = cap;
+		}
+		ssize_t n = read(fd, out->buf + out->len, out->cap - out->len);
+		if (n <= 0)
+			break;
+		out->len += (size_t)n;
+		check_output(out);
+	}
+}
+
+/* ---- initiator connections ---- */
+
+/* Cut byte bit 3: the stream is sent again on a second connection while the first is still
+ * open — the same initiator port logging in again, which reinstates the first session. */
+#define CONNECTIONS_MAX 2
+
+struct initiator {
+	int fd;                    /* our end; the target has the other */
+	struct output_check out;
+};
+
+struct run {
+	struct iscsi_server server;
+	struct initiator initiators[CONNECTIONS_MAX];
+	unsigned count;
+	uint64_t rng;
+};
+
+static uint64_t next_random(struct run *run)
+{
+	/* xorshift64: a fixed cut of the stream for a given input. */
+	run->rng ^= run->rng << 13;
+	run->rng ^= run->rng >> 7;
+	run->rng ^= run->rng << 17;
+	return run->rng;
+}
+
+/* Fine cuts stop after this many bytes: by then every receive stage has been split, and a
+ * long input cut into bytes would cost thousands of loop turns. */
+#define FINE_CUT_BYTES 1024
+
+static size_t next_chunk(struct run *run, uint8_t mode, size_t done, size_t left)
+{
+	static const size_t max_chunk[4] = { SIZE_MAX, 7, 200, 5000 };
+	size_t max = max_chunk[mode & 3];
+	if (max == SIZE_MAX)
+		return left;
+	if (done >= FINE_CUT_BYTES)
+		max = max_chunk[3];
+	size_t chunk = 1 + (size_t)(next_random(run) % max);
+	return chunk < left ? chunk : left;
+}
+
+static void drain_all(struct run *run)
+{
+	for (unsigned i = 0; i < run->count; i++)
+		drain(run->initiators[i].fd, &run->initiators[i].out);
+}
+
+static void pump(struct run *run, int turns)
+{
+	for (int i = 0; i < turns; i++) {
+		ev_run(env.loop, EVRUN_NOWAIT);
+		drain_all(run);
+	}
+}
+
+/* Whether a command of a live session is in the core or the backend (not waiting for data
+ * from us, not answered yet). */
+static bool backend_busy(const struct iscsi_server *server)
+{
+	for (const struct iscsi_conn *conn = server->conns; conn; conn = conn->next) {
+		if (!conn->session)
+			continue;
+		for (int i = 0; i < ISCSI_SESSION_CMDS; i++) {
+			const struct iscsi_cmd *cmd = &conn->session->cmds[i];
+			if (cmd->in_use && cmd->submitted && !cmd->write_pending &&
+			    !cmd->response_queued) {
+				if (env.dump)
+					fprintf(stderr, "busy: ITT %#x CDB %02x state %s\n", cmd->itt,
+						cmd->task.cdb[0],
+						tg_task_state_name(cmd->task.state));
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+static void wake_up(struct ev_loop *loop, ev_timer *w, int revents) {}
+
+/* Lets the commands of the piece just written finish (their I/O takes microseconds on tmpfs)
+ * before the next piece, so that seeds behave as a patient initiator's session would. */
+static void settle(struct run *run)
+{
+	pump(run, 1);
+	ev_timer timeout;
+	ev_timer_init(&timeout, wake_up, 0.01, 0.);
+	for (int i = 0; i < SETTLE_TURNS && backend_busy(&run->server); i++) {
+		/* Sleeps until an I/O completion (or the timeout) wakes the loop. */
+		ev_timer_start(env.loop, &timeout);
+		ev_run(env.loop, EVRUN_ONCE);
+		ev_timer_stop(env.loop, &timeout);
+		drain_all(run);
+	}
+}
+
+static void limits_from(struct iscsi_target_limits *limits, uint8_t control)
+{
+	iscsi_target_limits_default(limits);
+	limits->want_initial_r2t = control & 0x01;
+	limits->allow_immediate_data = !(control & 0x02);
+	limits->allow_header_digest = !(control & 0x04);
+	limits->allow_data_digest = !(control & 0x08);
+	if (control & 0x10)
+		limits->max_recv_dsl = 512 + (control & 0xe0) * 8;
+	if (control & 0x20)
+		limits->max_burst_length = 4096;
+	if (control & 0x40)
+		limits->first_burst_length = 512;
+	if (control & 0x80)
+		limits->max_outstanding_r2t = 1;
+}
+
+/* Hands the target a new connection from a new address; returns our end. */
+static struct initiator *connect_initiator(struct run *run)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
+		fatal("socketpair");
+	struct initiator *ini = &run->initiators[run->count++];
+	ini->fd = sv[1];
+	/* A new address each time: the CHAP failure limiter is process-wide and would otherwise
+	 * refuse every CHAP attempt after a few runs. */
+	unsigned n = env.peer_counter++;
+	struct sockaddr_storage peer = { 0 };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&peer;
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)(1024 + n % 60000));
+	sin->sin_addr.s_addr = htonl(0x0a000000u | (n & 0xffffff));
+	iscsi_conn_accept(&run->server, sv[0], &peer);
+	struct iscsi_conn *conn = run->server.conns;
+	CHECK(conn && conn->fd == sv[0], "connection not accepted");
+	/* What a TCP connection to 127.0.0.1:3260 would report (a socketpair has no address). */
+	struct sockaddr_in *local = (struct sockaddr_in *)&conn->local_addr;
+	memset(&conn->local_addr, 0, sizeof(conn->local_addr));
+	local->sin_family = AF_INET;
+	local->sin_port = htons(3260);
+	local->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return ini;
+}
+
+/* Writes the stream in pieces until it is all out or the target has closed its end. */
+static void feed(struct run *run, struct initiator *ini, uint8_t cut, const uint8_t *data,
+		 size_t size)
+{
+	size_t off = 0;
+	unsigned stalls = 0;
+	while (off < size) {
+		size_t chunk = next_chunk(run, cut, off, size - off);
+		ssize_t wrote = write(ini->fd, data + off, chunk);
+		if (wrote < 0) {
+			if (errno != EAGAIN)
+				return; /* closed: the rest of the input goes nowhere */
+			CHECK(++stalls < CLOSE_WAIT_TURNS, "the target stopped reading");
+			pump(run, 1);
+			continue;
+		}
+		stalls = 0;
+		off += (size_t)wrote;
+		/* Cut mode bit 2: wait for each piece's commands; otherwise later PDUs may race
+		 * them (a logout while commands are in the backend, say). */
+		if (cut & 4)
+			settle(run);
+		else
+			pump(run, 1);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < CONTROL_BYTES)
+		return -1;
+	uint8_t cut = data[0], limits = data[1];
+	data += CONTROL_BYTES;
+	size -= CONTROL_BYTES;
+
+	static struct run run;
+	memset(&run, 0, sizeof(run));
+	run.rng = 0x9e3779b97f4a7c15ull ^ cut;
+
+	/* A fresh runtime each time: device state (reservations, UAs) does not leak between
+	 * inputs, and whatever an input leaves allocated there shows up as a leak. */
+	struct tg_runtime *runtime = NULL;
+	char err[1024];
+	if (tg_runtime_build(env.config, &runtime, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		fatal("runtime refused");
+	}
+	struct tg_ioengine *engine = tg_ioengine_create(env.loop);
+	if (!engine)
+		fatal("no I/O engine");
+	struct iscsi_server *server = &run.server;
+	server->loop = env.loop;
+	server->engine = engine;
+	server->runtime = runtime;
+	server->portals = env.portals;
+	server->portal_count = 2;
+	server->next_tsih = 1;
+	limits_from(&server->limits, limits);
+
+	unsigned connections = (cut & 8) ? 2 : 1;
+	for (unsigned i = 0; i < connections; i++)
+		feed(&run, connect_initiator(&run), cut, data, size);
+	for (unsigned i = 0; i < run.count; i++)
+		shutdown(run.initiators[i].fd, SHUT_WR);
+	for (unsigned turns = 0; server->conns; turns++) {
+		CHECK(turns < CLOSE_WAIT_TURNS, "a connection stays open after end of input");
+		pump(&run, 1);
+	}
+	/* Commands still in the backend come back now; their sessions free themselves. */
+	tg_ioengine_destroy(engine);
+	drain_all(&run);
+	CHECK(server->conns == NULL && server->sessions == NULL, "a session outlived its connection");
+	for (unsigned i = 0; i < run.count; i++) {
+		close(run.initiators[i].fd);
+		free(run.initiators[i].out.buf);
+	}
+	tg_runtime_destroy(runtime);
+	return 0;
+}
