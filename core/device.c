@@ -53,6 +53,7 @@ static void device_free(struct tg_device *dev)
 {
 	tg_pr_detach(dev);
 	pthread_mutex_destroy(&dev->lock);
+	pthread_mutex_destroy(&dev->lba_locks.mutex);
 	free(dev->name);
 	free(dev->pi_path);
 	free(dev);
@@ -71,6 +72,7 @@ struct tg_device *tg_device_open(const struct cfg_device *cfg, char *err, size_t
 		return NULL;
 	}
 	pthread_mutex_init(&dev->lock, NULL);
+	pthread_mutex_init(&dev->lba_locks.mutex, NULL);
 	dev->name = strdup(cfg->name);
 	dev->pi_path = cfg->pi_path ? strdup(cfg->pi_path) : NULL;
 	if (!dev->name || (cfg->pi_path && !dev->pi_path)) {

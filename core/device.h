@@ -13,6 +13,7 @@
 struct tg_device;
 struct tg_ioengine;
 struct cfg_device;
+struct tg_pi_profile;
 
 enum tg_io_op {
 	TG_IO_READ,
@@ -52,6 +53,10 @@ struct dev_backend_ops {
 	void (*submit)(struct tg_device *dev, struct tg_io *io);
 	/* Optional: provisioning status of the run starting at lba (for GET LBA STATUS). */
 	int (*lba_status)(struct tg_device *dev, uint64_t lba, uint64_t *run_blocks, bool *mapped);
+	/* Optional, for backends with pi_capable: formats the protection information for
+	 * protection `type` (0 = none) as FORMAT UNIT asks; io (op and range unused) completes
+	 * like a submitted request. The backend records the new format before completing. */
+	void (*format_pi)(struct tg_device *dev, struct tg_io *io, int type);
 };
 
 const struct dev_backend_ops *dev_backend_find(const char *name);
@@ -77,6 +82,12 @@ struct tg_device {
 
 	int protection_type;     /* 0 = none, 1..3 = T10 DIF type */
 	char *pi_path;
+	/* The backend keeps protection information (core/pi.c): INQUIRY PROTECT = 1, and FORMAT
+	 * UNIT may change protection_type, to 0 too. Set by the backend's open. */
+	bool pi_capable;
+	/* The guard the initiator puts on the wire (t10dif-crc16 unless configured otherwise);
+	 * the medium always keeps the CRC. */
+	const struct tg_pi_profile *pi_host_profile;
 
 	/* State shared by every nexus reaching this device (reservations, UAs) sits behind lock. */
 	pthread_mutex_t lock;

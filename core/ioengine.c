@@ -56,6 +56,7 @@ struct ioreq {
 	struct iovec iov_inline[INLINE_IOVS];
 	int (*fn)(struct tg_io *io, void *arg);
 	void *arg;
+	bool in_place; /* performed on the loop thread (memory-backed store) */
 };
 
 struct req_list {
@@ -84,6 +85,7 @@ struct tg_ioengine {
 	unsigned ring_inflight; /* SQEs handed to the ring whose CQE has not been reaped */
 	struct req_list ring_waiting;
 	struct req_list ready; /* REQ_COMPLETE requests, loop-thread only */
+	struct req_list done_in_place; /* in-place attempts whose outcome awaits req_progress */
 	struct worker_pool *pool;
 	unsigned outstanding; /* accepted requests whose done() has not run yet */
 	bool destroying;
@@ -401,6 +403,17 @@ static void ring_flush(struct tg_ioengine *engine)
 
 static void dispatch(struct tg_ioengine *engine, struct ioreq *req)
 {
+	if (req->in_place && req->kind != REQ_CALL) {
+		/* A syscall on memory-backed storage is a memory copy: cheaper done here than
+		 * handed to a kernel or pool worker. Its outcome is still taken on a later turn of
+		 * the loop, so done() never runs inside submit. */
+		req->result = worker_execute(req);
+		bool was_empty = engine->done_in_place.head == NULL;
+		list_push(&engine->done_in_place, req);
+		if (was_empty)
+			signal_efd(engine->efd);
+		return;
+	}
 	if (req->kind == REQ_CALL || !engine->use_uring) {
 		if (!engine->pool)
 			engine->pool = pool_start(engine->efd);
@@ -513,6 +526,12 @@ static void handle_completions(struct tg_ioengine *engine)
 			req_progress(engine, req, req->result);
 			req = next;
 		}
+	}
+	struct req_list in_place = engine->done_in_place;
+	engine->done_in_place.head = engine->done_in_place.tail = NULL;
+	while (in_place.head) {
+		struct ioreq *req = list_pop(&in_place);
+		req_progress(engine, req, req->result);
 	}
 	struct req_list ready = engine->ready;
 	engine->ready.head = engine->ready.tail = NULL;
@@ -660,7 +679,7 @@ static struct ioreq *accept_request(struct tg_ioengine *engine, struct tg_io *io
  * that range means an image shorter than its device (shrunk behind our back, or a sparse tail
  * not yet materialised), and unwritten blocks read as zeroes.
  */
-void tg_ioengine_submit_fd(struct tg_ioengine *engine, int fd, struct tg_io *io)
+static void submit_fd(struct tg_ioengine *engine, int fd, struct tg_io *io, bool in_place)
 {
 	enum req_kind kind;
 	switch (io->op) {
@@ -681,6 +700,7 @@ void tg_ioengine_submit_fd(struct tg_ioengine *engine, int fd, struct tg_io *io)
 	if (!req)
 		return;
 	req->fd = fd;
+	req->in_place = in_place;
 	if (kind == REQ_COMPLETE) {
 		complete_later(engine, req, -EOPNOTSUPP);
 		return;
@@ -697,6 +717,16 @@ void tg_ioengine_submit_fd(struct tg_ioengine *engine, int fd, struct tg_io *io)
 		}
 	}
 	dispatch(engine, req);
+}
+
+void tg_ioengine_submit_fd(struct tg_ioengine *engine, int fd, struct tg_io *io)
+{
+	submit_fd(engine, fd, io, false);
+}
+
+void tg_ioengine_submit_fd_in_place(struct tg_ioengine *engine, int fd, struct tg_io *io)
+{
+	submit_fd(engine, fd, io, true);
 }
 
 void tg_ioengine_submit_blocking(struct tg_ioengine *engine, struct tg_io *io,

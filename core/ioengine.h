@@ -20,6 +20,13 @@ bool tg_ioengine_uses_uring(const struct tg_ioengine *engine);
 void tg_ioengine_submit_fd(struct tg_ioengine *engine, int fd, struct tg_io *io);
 
 /*
+ * As tg_ioengine_submit_fd, but the syscalls run on the loop thread: only for files whose
+ * every read and write is a memory copy that cannot block (tmpfs, ramfs). Completion still
+ * comes on a later loop turn.
+ */
+void tg_ioengine_submit_fd_in_place(struct tg_ioengine *engine, int fd, struct tg_io *io);
+
+/*
  * Runs fn(arg) on a worker thread (for operations with no async form, e.g. ioctl(BLKDISCARD),
  * fallocate on old kernels, SG_IO) and then io->done on the loop with io->result = fn's return.
  */

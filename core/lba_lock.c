@@ -66,7 +66,7 @@ static void grant_waiters(struct tg_device *dev)
 	size_t count;
 	do {
 		count = 0;
-		pthread_mutex_lock(&dev->lock);
+		pthread_mutex_lock(&s->mutex);
 		struct tg_lba_lock **p = &s->waiting;
 		while (*p && count < sizeof(ready) / sizeof(ready[0])) {
 			struct tg_lba_lock *w = *p;
@@ -79,7 +79,7 @@ static void grant_waiters(struct tg_device *dev)
 			ready[count++] = w;
 		}
 		bool more = *p != NULL && count == sizeof(ready) / sizeof(ready[0]);
-		pthread_mutex_unlock(&dev->lock);
+		pthread_mutex_unlock(&s->mutex);
 		for (size_t i = 0; i < count; i++)
 			ready[i]->granted(ready[i]);
 		if (!more)
@@ -121,7 +121,7 @@ bool tg_lba_lock_acquire(struct tg_device *dev, struct tg_lba_lock *lock, uint64
 		counted_writer_done(dev);
 	}
 
-	pthread_mutex_lock(&dev->lock);
+	pthread_mutex_lock(&s->mutex);
 	if (exclusive)
 		atomic_fetch_add(&s->exclusive_requests, 1);
 	bool now = grantable(s, lock);
@@ -133,7 +133,7 @@ bool tg_lba_lock_acquire(struct tg_device *dev, struct tg_lba_lock *lock, uint64
 			tail = &(*tail)->next;
 		*tail = lock;
 	}
-	pthread_mutex_unlock(&dev->lock);
+	pthread_mutex_unlock(&s->mutex);
 	return now;
 }
 
@@ -148,12 +148,12 @@ void tg_lba_lock_release(struct tg_device *dev, struct tg_lba_lock *lock)
 		return;
 	}
 	struct tg_lba_lock_state *s = &dev->lba_locks;
-	pthread_mutex_lock(&dev->lock);
+	pthread_mutex_lock(&s->mutex);
 	unlink_from(&s->held, lock);
 	if (lock->exclusive)
 		atomic_fetch_sub(&s->exclusive_requests, 1);
 	bool anyone_waiting = s->waiting != NULL;
-	pthread_mutex_unlock(&dev->lock);
+	pthread_mutex_unlock(&s->mutex);
 	if (anyone_waiting)
 		grant_waiters(dev);
 }

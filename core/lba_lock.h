@@ -2,6 +2,7 @@
 #ifndef TG_LBA_LOCK_H
 #define TG_LBA_LOCK_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,14 +27,17 @@ struct tg_lba_lock {
 };
 
 /*
- * Per-device lock state (embedded in struct tg_device; all zero is the empty state). Writers
- * take the fast path — an atomic count, no list, no mutex — as long as no exclusive request
- * exists; an exclusive request waits for those counted writers to drain and for overlapping
- * listed writers to finish. The lists are guarded by the device's mutex.
+ * Per-device lock state, embedded in struct tg_device. Writers take the fast path — an atomic
+ * count, no list, no mutex — as long as no exclusive request exists; an exclusive request
+ * waits for those counted writers to drain and for overlapping listed writers to finish.
+ * The lists have a mutex of their own, never held while a task runs, so that code holding
+ * the device's shared-state lock may complete tasks. All zero is the empty state (glibc's
+ * PTHREAD_MUTEX_INITIALIZER is all zero; tg_device_open initialises the mutex anyway).
  */
 struct tg_lba_lock_state {
 	atomic_uint exclusive_requests; /* exclusive locks held or waiting */
 	atomic_uint counted_writers;    /* writers holding a fast-path lock */
+	pthread_mutex_t mutex;
 	struct tg_lba_lock *held;
 	struct tg_lba_lock *waiting;    /* FIFO */
 };

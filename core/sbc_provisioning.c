@@ -213,8 +213,10 @@ void tg_sbc_write_same(struct tg_task *task)
 	bool zero = !block || all_zero(block, bs);
 	task->handler_u64[0] = 0;
 
-	if (zero && (task->cdb[1] & WS_UNMAP) && dev->can_unmap) {
-		/* Unmapped blocks read back zeroes (LBPRZ), which is what was asked for. */
+	if ((task->cdb[1] & WS_UNMAP) && dev->can_unmap) {
+		/* UNMAP set: the blocks are deallocated whatever the data-out block holds, and
+		 * read back zeroes afterwards (LBPRZ = 1) — as Linux, LIO and libiscsi's
+		 * WriteSame10.UnmapUntilEnd expect of a thin-provisioning device server. */
 		tg_sbc_issue(task, NULL, TG_IO_UNMAP, task->lba, bytes, NULL, false,
 			     write_same_single_done);
 		return;

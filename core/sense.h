@@ -34,6 +34,10 @@
 	X(GUARD_CHECK_FAILED, 0x02, 0xb, 0x10, 0x01)                                      \
 	X(APP_TAG_CHECK_FAILED, 0x02, 0xb, 0x10, 0x02)                                    \
 	X(REF_TAG_CHECK_FAILED, 0x02, 0xb, 0x10, 0x03)                                    \
+	X(GUARD_MISCOMPARE, 0x02, 0xe, 0x10, 0x01)                                        \
+	X(APP_TAG_MISCOMPARE, 0x02, 0xe, 0x10, 0x02)                                      \
+	X(REF_TAG_MISCOMPARE, 0x02, 0xe, 0x10, 0x03)                                      \
+	X(FORMAT_COMMAND_FAILED, 0x02, 0x3, 0x31, 0x01)                                   \
 	X(MISCOMPARE_DURING_VERIFY, 0x02, 0xe, 0x1d, 0x00)                                \
 	X(DATA_PHASE_ERROR, 0x02, 0xb, 0x4b, 0x00)                                        \
 	X(INITIATOR_DETECTED_ERROR, 0x02, 0xb, 0x48, 0x00)                                \

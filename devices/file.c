@@ -5,7 +5,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -16,6 +18,8 @@
 
 struct file_store {
 	int fd;
+	/* tmpfs/ramfs without O_DIRECT: every transfer is a memory copy that never blocks. */
+	bool memory_backed;
 	/* Cleared by a worker the first time the filesystem refuses FALLOC_FL_ZERO_RANGE. */
 	atomic_bool zero_range_works;
 };
@@ -214,6 +218,9 @@ static int file_open(struct tg_device *dev, const struct cfg_device *cfg, char *
 		goto fail;
 	}
 	store->fd = fd;
+	struct statfs fs;
+	store->memory_backed = !cfg->direct && fstatfs(fd, &fs) == 0 &&
+			       (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
 	atomic_init(&store->zero_range_works, true);
 	dev->backend = store;
 	dev->peripheral_type = SCSI_TYPE_DISK;
@@ -256,7 +263,10 @@ static void file_submit(struct tg_device *dev, struct tg_io *io)
 	case TG_IO_READ:
 	case TG_IO_WRITE:
 	case TG_IO_FLUSH:
-		tg_ioengine_submit_fd(io->engine, store->fd, io);
+		if (store->memory_backed)
+			tg_ioengine_submit_fd_in_place(io->engine, store->fd, io);
+		else
+			tg_ioengine_submit_fd(io->engine, store->fd, io);
 		return;
 	case TG_IO_UNMAP:
 		if (dev->can_unmap) {

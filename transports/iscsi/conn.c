@@ -115,6 +115,53 @@ static void conn_unlink(struct iscsi_conn *conn)
 static void tx_sent(struct iscsi_conn *conn, struct iscsi_tx_pdu *pdu);
 
 /*
+ * Responses produced while the loop handles one batch of events (a burst of backend
+ * completions, a read of many PDUs) go out in one writev per connection just before the
+ * loop sleeps again, instead of one small TCP segment per response.
+ */
+static void flush_pending_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct iscsi_server *server = w->data;
+	while (server->flush_list) {
+		struct iscsi_conn *conn = server->flush_list;
+		server->flush_list = conn->next_flush;
+		conn->flush_scheduled = false;
+		if (conn->phase != ISCSI_PHASE_CLOSING)
+			iscsi_conn_flush(conn);
+	}
+}
+
+void iscsi_conn_schedule_flush(struct iscsi_conn *conn)
+{
+	struct iscsi_server *server = conn->server;
+	if (conn->flush_scheduled || conn->phase == ISCSI_PHASE_CLOSING)
+		return;
+	if (!ev_is_active(&server->flush_watcher)) {
+		ev_prepare_init(&server->flush_watcher, flush_pending_cb);
+		server->flush_watcher.data = server;
+		ev_prepare_start(server->loop, &server->flush_watcher);
+		/* The watcher alone must not keep the loop running at shutdown. */
+		ev_unref(server->loop);
+	}
+	conn->flush_scheduled = true;
+	conn->next_flush = server->flush_list;
+	server->flush_list = conn;
+}
+
+static void unschedule_flush(struct iscsi_conn *conn)
+{
+	if (!conn->flush_scheduled)
+		return;
+	for (struct iscsi_conn **p = &conn->server->flush_list; *p; p = &(*p)->next_flush) {
+		if (*p == conn) {
+			*p = conn->next_flush;
+			break;
+		}
+	}
+	conn->flush_scheduled = false;
+}
+
+/*
  * The connection whose receive callback is running on this thread. What that callback calls
  * (a refused login, a protocol error) may close the connection, and the callers look at it
  * again on the way out (conn->phase), so its memory is freed when the callback returns.
@@ -129,6 +176,8 @@ void iscsi_conn_free(struct iscsi_conn *conn)
 		return;
 	}
 	iscsi_login_cleanup(conn);
+	unschedule_flush(conn);
+	free(conn->rx_stash);
 	free(conn->rx_ctrl);
 	free(conn);
 }
@@ -558,32 +607,69 @@ static bool rx_stage_done(struct iscsi_conn *conn)
 	return true;
 }
 
+/*
+ * Small PDUs (commands, headers, short data) are read many at a time into a stash and parsed
+ * from there; a large data segment with nothing stashed is read straight into its command's
+ * buffer. Payload bytes that do pass through the stash are counted as copies.
+ */
+#define RX_STASH_SIZE (64u * 1024)
+#define RX_DIRECT_MIN (16u * 1024)
+
 static void conn_receive(struct iscsi_conn *conn)
 {
+	if (!conn->rx_stash && !(conn->rx_stash = malloc(RX_STASH_SIZE))) {
+		iscsi_conn_close(conn, "out of memory");
+		return;
+	}
 	/* Bounded work per wakeup so one busy connection cannot starve the others. */
-	for (int rounds = 0; rounds < 64 && conn->phase != ISCSI_PHASE_CLOSING; rounds++) {
+	for (int rounds = 0; rounds < 256 && conn->phase != ISCSI_PHASE_CLOSING; rounds++) {
 		size_t want;
 		uint8_t *dest = rx_target(conn, &want);
-		ssize_t n = want ? read(conn->fd, dest, want) : 0;
-		if (n == 0 && want) {
-			iscsi_conn_close(conn, "peer closed the connection");
-			return;
-		}
-		if (n < 0) {
-			if (errno == EINTR)
+		size_t stashed = conn->rx_stash_end - conn->rx_stash_pos;
+		size_t n;
+		if (want == 0) {
+			n = 0;
+		} else if (stashed) {
+			n = stashed < want ? stashed : want;
+			memcpy(dest, conn->rx_stash + conn->rx_stash_pos, n);
+			if (conn->rx_stage == ISCSI_RX_DATA && !conn->rx_discard && conn->rx_cmd)
+				tg_stats_count_copy(n);
+			conn->rx_stash_pos += n;
+		} else {
+			bool direct = want >= RX_DIRECT_MIN;
+			ssize_t got = direct ? read(conn->fd, dest, want)
+					     : read(conn->fd, conn->rx_stash, RX_STASH_SIZE);
+			if (got == 0) {
+				iscsi_conn_close(conn, "peer closed the connection");
+				return;
+			}
+			if (got < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno == EAGAIN)
+					break;
+				iscsi_conn_close(conn, strerror(errno));
+				return;
+			}
+			if (!direct) {
+				conn->rx_stash_pos = 0;
+				conn->rx_stash_end = (size_t)got;
 				continue;
-			if (errno == EAGAIN)
-				break;
-			iscsi_conn_close(conn, strerror(errno));
-			return;
+			}
+			n = (size_t)got;
 		}
-		conn->rx_have += (size_t)n;
+		conn->rx_have += n;
 		if (conn->rx_have < conn->rx_need)
 			continue;
 		if (!rx_stage_done(conn))
 			return;
 	}
-	iscsi_conn_flush(conn);
+	if (conn->rx_stash_end > conn->rx_stash_pos && conn->phase != ISCSI_PHASE_CLOSING) {
+		/* Work is left in the stash but the round budget is spent: come back without
+		 * waiting for the socket, which may have nothing more to say. */
+		ev_feed_event(conn->server->loop, &conn->read_watcher, EV_READ);
+	}
+	iscsi_conn_schedule_flush(conn);
 }
 
 static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)

@@ -88,6 +88,8 @@ struct iscsi_server {
 	struct iscsi_session *sessions;
 	struct iscsi_session *draining;
 	struct iscsi_conn *conns;
+	struct iscsi_conn *flush_list;  /* connections with responses to send this loop pass */
+	struct ev_prepare flush_watcher;
 	uint16_t next_tsih;
 };
 
@@ -115,12 +117,16 @@ struct iscsi_conn {
 	size_t rx_data_len;        /* data + padding (+ digest) */
 	uint8_t rx_trailer[3 + ISCSI_DIGEST_LEN];
 	uint8_t *rx_ctrl;          /* buffer for non-SCSI data segments */
+	uint8_t *rx_stash;         /* bytes read ahead of the current stage */
+	size_t rx_stash_pos, rx_stash_end;
 	struct iscsi_cmd *rx_cmd;  /* command whose data is being received */
 	bool rx_discard;           /* data goes nowhere (unknown task) */
 
 	/* transmit queue */
 	struct iscsi_tx_pdu *tx_head, *tx_tail;
 	bool write_armed;
+	bool flush_scheduled;
+	struct iscsi_conn *next_flush;
 
 	/* login */
 	struct iscsi_negotiation neg;
@@ -187,6 +193,8 @@ void iscsi_conn_free(struct iscsi_conn *conn);
 struct iscsi_tx_pdu *iscsi_tx_alloc(void);
 void iscsi_conn_queue(struct iscsi_conn *conn, struct iscsi_tx_pdu *pdu);
 void iscsi_conn_flush(struct iscsi_conn *conn);
+/* Sends what is queued before the loop next sleeps (batched with other responses). */
+void iscsi_conn_schedule_flush(struct iscsi_conn *conn);
 /* Fills the StatSN/ExpCmdSN/MaxCmdSN trio for the next response on conn (advancing StatSN
  * when the PDU carries status). */
 void iscsi_conn_sn(struct iscsi_conn *conn, bool advance_statsn, struct iscsi_sn_fields *sn);

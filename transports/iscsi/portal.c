@@ -104,6 +104,10 @@ void iscsi_server_stop(struct iscsi_server *server)
 	server->portal_count = 0;
 	while (server->conns)
 		iscsi_conn_close(server->conns, "target shutting down");
+	if (ev_is_active(&server->flush_watcher)) {
+		ev_ref(server->loop);
+		ev_prepare_stop(server->loop, &server->flush_watcher);
+	}
 	free(server->portals);
 	server->portals = NULL;
 }

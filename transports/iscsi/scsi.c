@@ -150,7 +150,7 @@ static void iscsi_write_pending(struct tg_task *task)
 	/* The initiator covers [0, unsolicited_len) on its own; R2Ts ask for the rest. */
 	cmd->solicited = cmd->unsolicited_len;
 	check_write_done(cmd);
-	iscsi_conn_flush(cmd->conn);
+	iscsi_conn_schedule_flush(cmd->conn);
 }
 
 int iscsi_data_out_begin(struct iscsi_conn *conn, const struct iscsi_hdr *hdr)
@@ -325,7 +325,7 @@ static void iscsi_queue_response(struct tg_task *task)
 	if (cmd->tx_refs == 0 && (cmd->unsolicited_done || conn->phase == ISCSI_PHASE_CLOSING))
 		iscsi_cmd_put(cmd);
 	if (flush)
-		iscsi_conn_flush(conn);
+		iscsi_conn_schedule_flush(conn);
 }
 
 /* Task management aborted the command: a data phase still open ends here (whatever Data-Out

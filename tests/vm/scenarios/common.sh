@@ -68,7 +68,9 @@ remove_fault_disk() {
 # ---------------------------------------------------------------- the target under test
 
 write_targed_config() {
-	local dev
+	local dev body=${TARGED_TARGET_BODY:-}
+	# (a default inside ${...:-} would end at the first closing brace of the config text)
+	[ -n "$body" ] || body='    luns = ( { lun = 0; device = "disk0"; } );'
 	if [ "$DISK_BACKEND" = file ]; then
 		dev="{ name = \"disk0\"; backend = \"file\"; path = \"$DISK_PATH\"; size = \"${DISK_MIB}M\"; block_size = 512; }"
 	else
@@ -87,7 +89,7 @@ ${TARGED_EXTRA_TOP:-}
 targets = (
   { name = "$IQN";
     transports = [ "iscsi" ];
-${TARGED_TARGET_BODY:-    luns = ( { lun = 0; device = "disk0"; } );}
+$body
   }
 );
 EOF
@@ -121,7 +123,10 @@ target_start() {
 		write_targed_config
 		"$LAB_TARGED" -c "$WORK/targed.conf" >> "$SO/target.log" 2>&1 &
 		echo $! > "$WORK/target.pid"; track_pid $!
-		wait_listening 20 || fail "targed did not listen on $IP:$PORT within 20 s (alive: $(target_alive && echo yes || echo no))"
+		wait_listening 20 || {
+			target_alive && fail "targed did not listen on $IP:$PORT within 20 s"
+			fail "targed exited at start: $(tail -n 1 "$SO/target.log")"
+		}
 		;;
 	tgt)
 		tgtd -f --iscsi "portal=$IP:$PORT" >> "$SO/target.log" 2>&1 &
@@ -142,8 +147,10 @@ target_start() {
 		if [ -n "${CHAP_USER:-}" ]; then
 			{ tgtadm $a --mode account --op new --user "$CHAP_USER" --password "$CHAP_SECRET" &&
 			  tgtadm $a --mode account --op bind --tid 1 --user "$CHAP_USER" &&
-			  tgtadm $a --mode account --op new --user "$CHAP_MUTUAL_USER" --password "$CHAP_MUTUAL_SECRET" &&
-			  tgtadm $a --mode account --op bind --tid 1 --user "$CHAP_MUTUAL_USER" --outgoing; } >> "$SO/target.log" 2>&1 ||
+			  if [ -n "${CHAP_MUTUAL_USER:-}" ]; then
+				tgtadm $a --mode account --op new --user "$CHAP_MUTUAL_USER" --password "$CHAP_MUTUAL_SECRET" &&
+				tgtadm $a --mode account --op bind --tid 1 --user "$CHAP_MUTUAL_USER" --outgoing
+			  fi; } >> "$SO/target.log" 2>&1 ||
 				fail "tgtadm could not set up the CHAP accounts"
 		fi
 		;;
@@ -255,7 +262,8 @@ session_disk() { # the sd device of LUN 0 (the only disk LUN) of our session, if
 # login: sets DISK=/dev/sdX once the LUN's disk is there and has a size
 login() {
 	step "login"
-	iadm -m node -T "$IQN" -p "$IP:$PORT" --login || fail "login to $IQN failed (iscsiadm: $(tail -1 "$SO/initiator.log"))"
+	iadm -m node -T "$IQN" -p "$IP:$PORT" --login ||
+		fail "login to $IQN failed ($(grep -E '^iscsiadm: (initiator reported|Could not)' "$SO/initiator.log" | tail -n 1))"
 	local i=0 d=""
 	while [ $i -lt 100 ]; do
 		d=$(session_disk)
