@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "core/pi.h"
 #include "core/target.h"
 
 #define KEY_MAX 256
@@ -896,7 +897,7 @@ static bool name_in(const char *name, const char *const *list)
 static int load_protection(struct loader *ld, const config_setting_t *dev_setting,
 			   const char *dev_key, struct cfg_device *dev)
 {
-	static const char *const keys[] = { "type", "pi_path", NULL };
+	static const char *const keys[] = { "type", "pi_path", "host_guard", NULL };
 	static const char *const pi_backends[] = { "file", "block", "thin", NULL };
 	const config_setting_t *p = config_setting_get_member(dev_setting, "protection");
 	if (!p)
@@ -920,7 +921,21 @@ static int load_protection(struct loader *ld, const config_setting_t *dev_settin
 	if (int_literal_truncated(ld, type) || value < 1 || value > 3)
 		return fail(ld, type, type_key, "protection type must be 1, 2 or 3, got %lld", value);
 	dev->protection_type = (int)value;
-	return read_string_copy(ld, p, key, "pi_path", false, &dev->pi_path) < 0 ? -1 : 0;
+	if (read_string_copy(ld, p, key, "pi_path", false, &dev->pi_path) < 0)
+		return -1;
+	const char *guard = NULL;
+	const config_setting_t *where = NULL;
+	int rc = read_string(ld, p, key, "host_guard", false, &guard, &where);
+	if (rc <= 0)
+		return rc;
+	char guard_key[KEY_MAX];
+	join_key(guard_key, key, "host_guard");
+	const struct tg_pi_profile *profile = tg_pi_profile_find(guard);
+	if (!profile)
+		return fail(ld, where, guard_key, "unknown PI profile \"%s\" (t10dif-crc16 or ip-checksum)",
+			    guard);
+	dev->pi_host_guard = strdup(profile->name);
+	return dev->pi_host_guard ? 0 : fail_oom(ld, where, guard_key);
 }
 
 static int load_device(struct loader *ld, const config_setting_t *s, const char *key,
@@ -1428,6 +1443,7 @@ void tg_config_free(struct tg_config *config)
 		free(dev->backend);
 		free(dev->path);
 		free(dev->pi_path);
+		free(dev->pi_host_guard);
 		free(dev->serial);
 	}
 	free(config->devices);

@@ -31,6 +31,7 @@ struct cfg_device {
 	uint64_t chunk_size;    /* thin: allocation unit */
 	int protection_type;    /* 0 none, 1..3 */
 	char *pi_path;          /* default PATH.pi */
+	char *pi_host_guard;    /* protection.host_guard: PI profile on the wire; NULL = t10dif-crc16 */
 	char *serial;           /* optional unit serial number override */
 	int line;
 };

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "core/log.h"
+#include "core/pi.h"
 #include "core/reservation.h"
 #include "core/scsi.h"
 
@@ -85,6 +87,7 @@ struct tg_device *tg_device_open(const struct cfg_device *cfg, char *err, size_t
 	dev->peripheral_type = SCSI_TYPE_DISK;
 	dev->backend_read_only = cfg->read_only;
 	dev->protection_type = cfg->protection_type;
+	dev->pi_host_profile = tg_pi_profile_find(cfg->pi_host_guard);
 	derive_identity(dev, cfg->serial);
 
 	if (ops->open(dev, cfg, err, errlen) != 0) {
@@ -99,6 +102,18 @@ struct tg_device *tg_device_open(const struct cfg_device *cfg, char *err, size_t
 			 cfg->name, ops->name, dev->block_size, (unsigned long long)dev->num_blocks);
 		tg_device_close(dev);
 		return NULL;
+	}
+	/* Configured protection that the backend cannot keep would be advertised and not given. */
+	if (cfg->protection_type && !dev->pi_capable) {
+		snprintf(err, errlen, "device %s: backend %s cannot keep protection information",
+			 cfg->name, ops->name);
+		tg_device_close(dev);
+		return NULL;
+	}
+	if (dev->pi_capable) {
+		char pi[256];
+		tg_pi_describe(dev, pi, sizeof(pi));
+		tg_info("device", "%s: %s", dev->name, pi);
 	}
 	/* Registrations an earlier run persisted (APTPL) are back before any nexus exists. */
 	char why[512] = "";

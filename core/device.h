@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 
 #include "core/lba_lock.h"
+#include "core/mode.h"
 
 struct tg_device;
 struct tg_ioengine;
@@ -94,6 +95,8 @@ struct tg_device {
 	void *shared; /* core-owned: struct tg_device_shared (reservations, registrants) */
 	/* LBA ranges held by writers and read-compare-write commands (core/lba_lock.c). */
 	struct tg_lba_lock_state lba_locks;
+	/* Mode parameters MODE SELECT changes (core/mode.c), one set for every nexus. */
+	struct tg_mode_state mode;
 };
 
 /* Creates and opens a device from its config entry; NULL with err filled on failure. */

@@ -11,10 +11,13 @@
 #include "core/log.h"
 #include "core/runtime.h"
 #include "transports/iscsi/iscsi.h"
+#include "transports/rdma/rdma.h"
+#include "transports/srp/srp.h"
 
 struct daemon {
 	struct ev_loop *loop;
 	struct iscsi_server iscsi;
+	struct srp_server *srp; /* NULL when no SRP portal is configured or no RDMA device exists */
 	struct ev_signal sigint, sigterm, sighup;
 	bool stopping;
 };
@@ -37,6 +40,7 @@ static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	/* Closing the connections aborts what is in flight; commands already in the backend
 	 * finish there before their sessions are freed, so the loop runs until they have. */
 	iscsi_server_stop(&d->iscsi);
+	srp_server_stop(d->srp);
 	ev_signal_stop(loop, &d->sigint);
 	ev_signal_stop(loop, &d->sigterm);
 	ev_signal_stop(loop, &d->sighup);
@@ -111,6 +115,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", config_path, err);
 		return 1;
 	}
+	if (config->srp_listen.count) {
+		/* A machine without RDMA (a developer's laptop, CI) still serves iSCSI/TCP. */
+		if (tg_rdma_device_count() == 0)
+			tg_info("targed", "no RDMA device: the %zu SRP portal(s) are not started",
+				config->srp_listen.count);
+		else if (srp_server_start(d.loop, engine, runtime, &d.srp, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: %s\n", config_path, err);
+			return 1;
+		}
+	}
 	ev_signal_init(&d.sigint, stop_cb, SIGINT);
 	ev_signal_init(&d.sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&d.sighup, hup_cb, SIGHUP);
@@ -126,6 +140,7 @@ int main(int argc, char **argv)
 
 	/* Let commands still in the backend come back (their sessions free themselves). */
 	tg_ioengine_destroy(engine);
+	srp_server_destroy(d.srp);
 	tg_runtime_destroy(runtime);
 	tg_config_free(config);
 	tg_info("targed", "stopped");

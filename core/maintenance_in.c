@@ -1,45 +1,23 @@
 /* MAINTENANCE IN (A3h): one opcode, several SPC commands told apart by the service action. */
-#include <stddef.h>
-
 #include "core/cmd.h"
 #include "core/scsi.h"
-#include "core/task.h"
 #include "core/tmf.h"
 
-struct maintenance_in_action {
-	uint8_t service_action;
-	enum tg_sense_reason (*parse)(struct tg_task *task);
-	void (*execute)(struct tg_task *task);
+/* CONTROL byte usage: NACA is the only bit examined. */
+enum { CTL = 0x04 };
+
+/* The service actions; add one here and the opcode's table entry stays as it is. */
+const struct tg_cmd_desc tg_spc_maintenance_in_actions[] = {
+	{ .name = "REPORT SUPPORTED OPERATION CODES", .cdb_len = 12,
+	  .service_action = SCSI_MI_REPORT_SUPPORTED_OPCODES, .flags = TG_CMD_CONFLICT_FREE,
+	  .parse = tg_spc_parse_report_opcodes, .execute = tg_spc_report_opcodes,
+	  /* RCTD and REPORTING OPTIONS, REQUESTED OPERATION CODE and SERVICE ACTION. */
+	  .usage = { SCSI_MAINTENANCE_IN, SCSI_MI_REPORT_SUPPORTED_OPCODES, 0x87, 0xff, 0xff, 0xff,
+		     0xff, 0xff, 0xff, 0xff, 0, CTL } },
+	{ .name = "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS", .cdb_len = 12,
+	  .service_action = SCSI_MI_REPORT_SUPPORTED_TMFS, .flags = TG_CMD_CONFLICT_FREE,
+	  .parse = tg_spc_parse_report_tmfs, .execute = tg_spc_report_tmfs,
+	  .usage = { SCSI_MAINTENANCE_IN, SCSI_MI_REPORT_SUPPORTED_TMFS, 0x80, 0, 0, 0, 0xff, 0xff,
+		     0xff, 0xff, 0, CTL } },
+	{ 0 },
 };
-
-/* Add a service action here; the opcode's table entry stays as it is. */
-static const struct maintenance_in_action actions[] = {
-	{ SCSI_MI_REPORT_SUPPORTED_TMFS, tg_spc_parse_report_tmfs, tg_spc_report_tmfs },
-};
-
-static const struct maintenance_in_action *find_action(const struct tg_task *task)
-{
-	uint8_t sa = task->cdb[1] & 0x1f;
-	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
-		if (actions[i].service_action == sa)
-			return &actions[i];
-	return NULL;
-}
-
-enum tg_sense_reason tg_spc_parse_maintenance_in(struct tg_task *task)
-{
-	const struct maintenance_in_action *action = find_action(task);
-	if (!action)
-		return tg_cmd_invalid_field(task, 1, 4);
-	return action->parse(task);
-}
-
-void tg_spc_maintenance_in(struct tg_task *task)
-{
-	const struct maintenance_in_action *action = find_action(task);
-	if (!action) { /* parse let it through: cannot happen */
-		tg_task_complete(task, TG_SR_INTERNAL_TARGET_FAILURE);
-		return;
-	}
-	action->execute(task);
-}

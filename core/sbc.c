@@ -3,6 +3,7 @@
 
 #include "core/cmd.h"
 #include "core/device.h"
+#include "core/pi.h"
 #include "core/reservation.h"
 #include "core/sbc_ext.h"
 #include "core/scsi.h"
@@ -62,16 +63,13 @@ static struct lba_fields decode_lba_fields(const struct tg_task *task)
 	return f;
 }
 
-/*
- * RDPROTECT/WRPROTECT/VRPROTECT (byte 1 bits 7..5) ask for protection-information checks;
- * until PI lands no LUN reports PROTECT = 1, and SBC-3 then requires any nonzero value be
- * refused.
- */
+/* RDPROTECT/WRPROTECT (byte 1 bits 7..5): core/sbc_pi.c checks them against the device's
+ * protection format and widens the transfer by the PI that travels with the data. */
 static enum tg_sense_reason check_protect_field(struct tg_task *task)
 {
-	if (task->cmd->cdb_len > 6 && (task->cdb[1] >> 5))
-		return tg_cmd_invalid_field(task, 1, 7);
-	return TG_SR_OK;
+	if (task->cmd->cdb_len == 6)
+		return TG_SR_OK;
+	return tg_pi_check_protect(task, task->cdb[1] >> 5);
 }
 
 static enum tg_sense_reason check_transfer_limit(struct tg_task *task, uint16_t length_byte)
@@ -165,6 +163,10 @@ static void read_done(struct tg_task *task, int result)
 
 static void execute_read(struct tg_task *task)
 {
+	if (tg_pi_enabled(task->dev)) {
+		tg_pi_read(task); /* data and PI, checked as RDPROTECT says */
+		return;
+	}
 	uint32_t bs = task->dev->block_size;
 	uint32_t wanted = task->scsi_len < task->exp_len ? task->scsi_len : task->exp_len;
 	if (wanted == 0) {
@@ -193,6 +195,10 @@ static void write_done(struct tg_task *task, int result)
 
 static void execute_write(struct tg_task *task)
 {
+	if (tg_pi_enabled(task->dev)) {
+		tg_pi_write(task); /* PI checked as WRPROTECT says, or generated */
+		return;
+	}
 	if (task->nblocks == 0) {
 		tg_task_complete(task, TG_SR_OK);
 		return;
@@ -270,22 +276,28 @@ static void execute_read_capacity_10(struct tg_task *task)
 	tg_task_reply(task, buf, sizeof(buf), sizeof(buf));
 }
 
-static enum tg_sense_reason parse_service_action_in_16(struct tg_task *task)
+static enum tg_sense_reason parse_read_capacity_16(struct tg_task *task)
 {
 	const uint8_t *cdb = task->cdb;
 	task->dir = TG_DIR_READ;
 	task->scsi_len = get_be32(cdb + 10);
 	enum tg_sense_reason reason = tg_cmd_check_control(task);
-	if (reason != TG_SR_OK)
-		return reason;
-	switch (cdb[1] & 0x1f) {
-	case SCSI_SAI_READ_CAPACITY_16:
-		return check_pmi(task, get_be64(cdb + 2), cdb[14] & CDB_PMI);
-	case SCSI_SAI_GET_LBA_STATUS:
-		return tg_sbc_parse_get_lba_status(task);
-	default:
-		return tg_cmd_invalid_field(task, 1, 4);
-	}
+	if (reason == TG_SR_OK)
+		reason = check_pmi(task, get_be64(cdb + 2), cdb[14] & CDB_PMI);
+	return reason;
+}
+
+/*
+ * LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT: the backends keep data in page-sized units (the
+ * page cache, and the granule a hole is punched in), so a block smaller than a page is
+ * written by read-modify-write of its page — the granularity Block Limits reports too.
+ */
+static uint8_t physical_block_exponent(const struct tg_device *dev)
+{
+	uint8_t exponent = 0;
+	for (uint32_t bs = dev->block_size; bs && bs < TG_BUF_ALIGN; bs <<= 1)
+		exponent++;
+	return exponent;
 }
 
 static void execute_read_capacity_16(struct tg_task *task)
@@ -294,26 +306,20 @@ static void execute_read_capacity_16(struct tg_task *task)
 	memset(buf, 0, sizeof(buf));
 	put_be64(buf, last_lba(task->dev));
 	put_be32(buf + 8, task->dev->block_size);
-	/* P_TYPE/PROT_EN stay 0 until protection information exists. LOGICAL BLOCKS PER
-	 * PHYSICAL BLOCK EXPONENT and LOWEST ALIGNED LBA stay 0: the page granularity is
-	 * reported as OPTIMAL TRANSFER/UNMAP GRANULARITY in Block Limits instead. */
+	/* P_TYPE/PROT_EN from the protection format; P_I_EXPONENT 0: one tuple per block.
+	 * LOWEST ALIGNED LBA 0: LBA 0 starts a page. */
+	buf[12] = tg_pi_read_capacity_byte12(task->dev);
+	buf[13] = physical_block_exponent(task->dev);
 	buf[14] = tg_sbc_read_capacity_provisioning_bits(task->dev);
 	tg_task_reply(task, buf, sizeof(buf), get_be32(task->cdb + 10));
 }
 
-static void execute_service_action_in_16(struct tg_task *task)
+static enum tg_sense_reason parse_get_lba_status(struct tg_task *task)
 {
-	switch (task->cdb[1] & 0x1f) {
-	case SCSI_SAI_READ_CAPACITY_16:
-		execute_read_capacity_16(task);
-		break;
-	case SCSI_SAI_GET_LBA_STATUS:
-		tg_sbc_get_lba_status(task);
-		break;
-	default: /* parse let it through: a table/parse mismatch */
-		tg_task_complete(task, TG_SR_INTERNAL_TARGET_FAILURE);
-		break;
-	}
+	enum tg_sense_reason reason = tg_cmd_check_control(task);
+	if (reason == TG_SR_OK)
+		reason = tg_sbc_parse_get_lba_status(task);
+	return reason;
 }
 
 #define SPC_ANY_LUN (TG_CMD_ANY_LUN | TG_CMD_NO_UA | TG_CMD_CONFLICT_FREE)
@@ -321,6 +327,91 @@ static void execute_service_action_in_16(struct tg_task *task)
 #define CTL 0x04
 #define FF4 0xff, 0xff, 0xff, 0xff
 #define FF8 FF4, FF4
+
+/* Service-action tables (struct tg_cmd_desc.service_actions), each ended by an empty entry. */
+
+static const struct tg_cmd_desc service_action_in_16_actions[] = {
+	{ .name = "READ CAPACITY(16)", .cdb_len = 16, .service_action = SCSI_SAI_READ_CAPACITY_16,
+		.flags = TG_CMD_CONFLICT_FREE, .parse = parse_read_capacity_16,
+		.execute = execute_read_capacity_16,
+		.usage = { SCSI_SERVICE_ACTION_IN_16, SCSI_SAI_READ_CAPACITY_16, FF8, FF4, CDB_PMI,
+			   CTL } },
+	{ .name = "GET LBA STATUS", .cdb_len = 16, .service_action = SCSI_SAI_GET_LBA_STATUS,
+		.flags = TG_CMD_PR_READ, .parse = parse_get_lba_status,
+		.execute = tg_sbc_get_lba_status,
+		.usage = { SCSI_SERVICE_ACTION_IN_16, SCSI_SAI_GET_LBA_STATUS, FF8, FF4, 0, CTL } },
+	{ 0 },
+};
+
+/* PERSISTENT RESERVE IN/OUT: core/reservation.c decodes every service action itself. */
+#define PR_IN(sa, nm)                                                                      \
+	{ .name = nm, .cdb_len = 10, .service_action = sa, .flags = TG_CMD_PR_SELF,          \
+	  .parse = tg_pr_parse_in, .execute = tg_pr_in,                                    \
+	  .usage = { SCSI_PERSISTENT_RESERVE_IN, sa, 0, 0, 0, 0, 0, 0xff, 0xff, CTL } }
+static const struct tg_cmd_desc persistent_reserve_in_actions[] = {
+	PR_IN(TG_PR_READ_KEYS, "PERSISTENT RESERVE IN READ KEYS"),
+	PR_IN(TG_PR_READ_RESERVATION, "PERSISTENT RESERVE IN READ RESERVATION"),
+	PR_IN(TG_PR_REPORT_CAPABILITIES, "PERSISTENT RESERVE IN REPORT CAPABILITIES"),
+	PR_IN(TG_PR_READ_FULL_STATUS, "PERSISTENT RESERVE IN READ FULL STATUS"),
+	{ 0 },
+};
+#undef PR_IN
+
+/* Byte 2 holds SCOPE and TYPE for the service actions that take a reservation type. */
+#define PR_OUT(sa, scope_type, nm)                                                         \
+	{ .name = nm, .cdb_len = 10, .service_action = sa, .flags = TG_CMD_PR_SELF,          \
+	  .parse = tg_pr_parse_out, .execute = tg_pr_out,                                  \
+	  .usage = { SCSI_PERSISTENT_RESERVE_OUT, sa, scope_type, 0, 0, FF4, CTL } }
+static const struct tg_cmd_desc persistent_reserve_out_actions[] = {
+	PR_OUT(TG_PR_REGISTER, 0, "PERSISTENT RESERVE OUT REGISTER"),
+	PR_OUT(TG_PR_RESERVE, 0xff, "PERSISTENT RESERVE OUT RESERVE"),
+	PR_OUT(TG_PR_RELEASE, 0xff, "PERSISTENT RESERVE OUT RELEASE"),
+	PR_OUT(TG_PR_CLEAR, 0, "PERSISTENT RESERVE OUT CLEAR"),
+	PR_OUT(TG_PR_PREEMPT, 0xff, "PERSISTENT RESERVE OUT PREEMPT"),
+	PR_OUT(TG_PR_PREEMPT_AND_ABORT, 0xff, "PERSISTENT RESERVE OUT PREEMPT AND ABORT"),
+	PR_OUT(TG_PR_REGISTER_AND_IGNORE, 0, "PERSISTENT RESERVE OUT REGISTER AND IGNORE EXISTING KEY"),
+	PR_OUT(TG_PR_REGISTER_AND_MOVE, 0, "PERSISTENT RESERVE OUT REGISTER AND MOVE"),
+	{ 0 },
+};
+#undef PR_OUT
+
+/* SANITIZE: IMMED and AUSE in byte 1 beside the service action; core/sbc_sanitize.c. */
+enum { SANITIZE_OVERWRITE = 0x01, SANITIZE_BLOCK_ERASE = 0x02, SANITIZE_EXIT_FAILURE_MODE = 0x1f };
+static bool offers_block_erase(const struct tg_device *dev) { return tg_sbc_can_block_erase(dev); }
+#define SANITIZE_ACTION(sa, nm, ...)                                                       \
+	{ .name = nm, .cdb_len = 10, .service_action = sa, .flags = TG_CMD_WRITE_CLASS,      \
+	  .parse = tg_sbc_parse_sanitize, .execute = tg_sbc_sanitize,                      \
+	  .usage = { SCSI_SANITIZE, 0xa0 | sa, 0, 0, 0, 0, 0, 0xff, 0xff, CTL },            \
+	  .timeout = 3600, __VA_ARGS__ }
+static const struct tg_cmd_desc sanitize_actions[] = {
+	SANITIZE_ACTION(SANITIZE_OVERWRITE, "SANITIZE OVERWRITE"),
+	SANITIZE_ACTION(SANITIZE_BLOCK_ERASE, "SANITIZE BLOCK ERASE", .supported = offers_block_erase),
+	SANITIZE_ACTION(SANITIZE_EXIT_FAILURE_MODE, "SANITIZE EXIT FAILURE MODE"),
+	{ 0 },
+};
+#undef SANITIZE_ACTION
+
+/* The 32-byte CDBs exist only on a logical unit formatted with type 2 protection
+ * (core/sbc_pi.c decodes them). */
+static bool offers_cdb32(const struct tg_device *dev)
+{
+	return tg_pi_enabled(dev) && dev->protection_type == 2;
+}
+/* CONTROL is byte 1; byte 10 holds xxPROTECT, DPO and FUA or BYTCHK; then LBA, expected
+ * initial reference tag, application tag and mask, transfer length. */
+#define CDB32(sa, nm, flags10)                                                             \
+	{ .name = nm, .cdb_len = 32, .service_action = sa, .supported = offers_cdb32,        \
+	  .parse = tg_pi_parse_variable_length, .execute = tg_pi_variable_length,          \
+	  .usage = { SCSI_VARIABLE_LENGTH_CDB, CTL, 0, 0, 0, 0, 0, 0xff, 0, sa, flags10, 0,   \
+		     FF8, FF4, FF4, FF4 } }
+static const struct tg_cmd_desc variable_length_actions[] = {
+	CDB32(0x0009, "READ(32)", 0xf8),
+	CDB32(0x000a, "VERIFY(32)", 0xf6),
+	CDB32(0x000b, "WRITE(32)", 0xf8),
+	CDB32(0x000c, "WRITE AND VERIFY(32)", 0xf6),
+	{ 0 },
+};
+#undef CDB32
 
 const struct tg_cmd_desc tg_sbc_cmds[256] = {
 	[SCSI_TEST_UNIT_READY] = { .name = "TEST UNIT READY", .cdb_len = 6,
@@ -357,8 +448,8 @@ const struct tg_cmd_desc tg_sbc_cmds[256] = {
 		.parse = parse_read_write, .execute = execute_write,
 		.usage = { SCSI_WRITE_10, 0xf8, FF4, 0, 0xff, 0xff, CTL } },
 	[SCSI_VERIFY_10] = { .name = "VERIFY(10)", .cdb_len = 10, .flags = TG_CMD_PR_READ,
-		.parse = tg_sbc_parse_verify,
-		.execute = tg_sbc_verify,
+		.parse = tg_pi_parse_verify,
+		.execute = tg_pi_verify,
 		.usage = { SCSI_VERIFY_10, 0xf6, FF4, 0, 0xff, 0xff, CTL } },
 	[SCSI_SYNCHRONIZE_CACHE_10] = { .name = "SYNCHRONIZE CACHE(10)", .cdb_len = 10,
 		.parse = parse_synchronize_cache, .execute = execute_synchronize_cache,
@@ -373,16 +464,15 @@ const struct tg_cmd_desc tg_sbc_cmds[256] = {
 		.parse = parse_read_write, .execute = execute_write,
 		.usage = { SCSI_WRITE_16, 0xf8, FF8, FF4, 0, CTL } },
 	[SCSI_VERIFY_16] = { .name = "VERIFY(16)", .cdb_len = 16, .flags = TG_CMD_PR_READ,
-		.parse = tg_sbc_parse_verify,
-		.execute = tg_sbc_verify, .usage = { SCSI_VERIFY_16, 0xf6, FF8, FF4, 0, CTL } },
+		.parse = tg_pi_parse_verify,
+		.execute = tg_pi_verify, .usage = { SCSI_VERIFY_16, 0xf6, FF8, FF4, 0, CTL } },
 	[SCSI_SYNCHRONIZE_CACHE_16] = { .name = "SYNCHRONIZE CACHE(16)", .cdb_len = 16,
 		.parse = parse_synchronize_cache, .execute = execute_synchronize_cache,
 		.usage = { SCSI_SYNCHRONIZE_CACHE_16, 0x02, FF8, FF4, 0, CTL } },
-	/* READ CAPACITY(16) and GET LBA STATUS; the usage bitmap is that of READ CAPACITY(16). */
 	[SCSI_SERVICE_ACTION_IN_16] = { .name = "SERVICE ACTION IN(16)", .cdb_len = 16,
-		.flags = TG_CMD_CONFLICT_FREE, .parse = parse_service_action_in_16,
-		.execute = execute_service_action_in_16,
-		.usage = { SCSI_SERVICE_ACTION_IN_16, 0x1f, FF8, FF4, CDB_PMI, CTL } },
+		.flags = TG_CMD_CONFLICT_FREE, .parse = tg_cmd_parse_unknown_service_action,
+		.service_actions = service_action_in_16_actions,
+		.usage = { SCSI_SERVICE_ACTION_IN_16 } },
 	[SCSI_REPORT_LUNS] = { .name = "REPORT LUNS", .cdb_len = 12, .flags = SPC_ANY_LUN,
 		.parse = tg_spc_parse_report_luns, .execute = tg_spc_report_luns,
 		.usage = { SCSI_REPORT_LUNS, 0, 0xff, 0, 0, 0, FF4, 0, CTL } },
@@ -393,21 +483,21 @@ const struct tg_cmd_desc tg_sbc_cmds[256] = {
 		.parse = parse_read_write, .execute = execute_write,
 		.usage = { SCSI_WRITE_12, 0xf8, FF4, FF4, 0, CTL } },
 	[SCSI_VERIFY_12] = { .name = "VERIFY(12)", .cdb_len = 12, .flags = TG_CMD_PR_READ,
-		.parse = tg_sbc_parse_verify,
-		.execute = tg_sbc_verify, .usage = { SCSI_VERIFY_12, 0xf6, FF4, FF4, 0, CTL } },
+		.parse = tg_pi_parse_verify,
+		.execute = tg_pi_verify, .usage = { SCSI_VERIFY_12, 0xf6, FF4, FF4, 0, CTL } },
 	/* Provisioning, compare and media commands (core/sbc_provisioning.c, core/sbc_compare.c,
 	 * core/sbc_prefetch.c, core/sbc_defect.c, core/sbc_sanitize.c). */
 	[SCSI_WRITE_VERIFY_10] = { .name = "WRITE AND VERIFY(10)", .cdb_len = 10,
-		.flags = TG_CMD_WRITE_CLASS, .parse = tg_sbc_parse_write_and_verify,
-		.execute = tg_sbc_write_and_verify,
+		.flags = TG_CMD_WRITE_CLASS, .parse = tg_pi_parse_write_and_verify,
+		.execute = tg_pi_write_and_verify,
 		.usage = { SCSI_WRITE_VERIFY_10, 0xf6, FF4, 0, 0xff, 0xff, CTL } },
 	[SCSI_WRITE_VERIFY_12] = { .name = "WRITE AND VERIFY(12)", .cdb_len = 12,
-		.flags = TG_CMD_WRITE_CLASS, .parse = tg_sbc_parse_write_and_verify,
-		.execute = tg_sbc_write_and_verify,
+		.flags = TG_CMD_WRITE_CLASS, .parse = tg_pi_parse_write_and_verify,
+		.execute = tg_pi_write_and_verify,
 		.usage = { SCSI_WRITE_VERIFY_12, 0xf6, FF4, FF4, 0, CTL } },
 	[SCSI_WRITE_VERIFY_16] = { .name = "WRITE AND VERIFY(16)", .cdb_len = 16,
-		.flags = TG_CMD_WRITE_CLASS, .parse = tg_sbc_parse_write_and_verify,
-		.execute = tg_sbc_write_and_verify,
+		.flags = TG_CMD_WRITE_CLASS, .parse = tg_pi_parse_write_and_verify,
+		.execute = tg_pi_write_and_verify,
 		.usage = { SCSI_WRITE_VERIFY_16, 0xf6, FF8, FF4, 0, CTL } },
 	[SCSI_WRITE_SAME_10] = { .name = "WRITE SAME(10)", .cdb_len = 10,
 		.flags = TG_CMD_WRITE_CLASS, .parse = tg_sbc_parse_write_same,
@@ -454,17 +544,45 @@ const struct tg_cmd_desc tg_sbc_cmds[256] = {
 		.parse = tg_pr_parse_release, .execute = tg_pr_release,
 		.usage = { SCSI_RELEASE_10, 0, 0, 0, 0, 0, 0, 0, 0, CTL } },
 	[SCSI_PERSISTENT_RESERVE_IN] = { .name = "PERSISTENT RESERVE IN", .cdb_len = 10,
-		.flags = TG_CMD_PR_SELF, .parse = tg_pr_parse_in, .execute = tg_pr_in,
-		.usage = { SCSI_PERSISTENT_RESERVE_IN, 0x1f, 0, 0, 0, 0, 0, 0xff, 0xff, CTL } },
+		.flags = TG_CMD_PR_SELF, .parse = tg_cmd_parse_unknown_service_action,
+		.service_actions = persistent_reserve_in_actions,
+		.usage = { SCSI_PERSISTENT_RESERVE_IN } },
 	[SCSI_PERSISTENT_RESERVE_OUT] = { .name = "PERSISTENT RESERVE OUT", .cdb_len = 10,
-		.flags = TG_CMD_PR_SELF, .parse = tg_pr_parse_out, .execute = tg_pr_out,
-		.usage = { SCSI_PERSISTENT_RESERVE_OUT, 0x1f, 0xff, 0, 0, FF4, CTL } },
-	/* The usage bitmap is that of REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS. */
+		.flags = TG_CMD_PR_SELF, .parse = tg_cmd_parse_unknown_service_action,
+		.service_actions = persistent_reserve_out_actions,
+		.usage = { SCSI_PERSISTENT_RESERVE_OUT } },
 	[SCSI_MAINTENANCE_IN] = { .name = "MAINTENANCE IN", .cdb_len = 12, .flags = TG_CMD_PR_READ,
-		.parse = tg_spc_parse_maintenance_in, .execute = tg_spc_maintenance_in,
-		.usage = { SCSI_MAINTENANCE_IN, 0x1f, 0x80, 0, 0, 0, FF4, 0, CTL } },
-	/* Service actions OVERWRITE (01h), BLOCK ERASE (02h) and EXIT FAILURE MODE (1Fh). */
+		.parse = tg_cmd_parse_unknown_service_action,
+		.service_actions = tg_spc_maintenance_in_actions,
+		.usage = { SCSI_MAINTENANCE_IN } },
+	/* MODE SELECT (core/mode.c) and third-party copy (core/xcopy.c). */
+	[SCSI_MODE_SELECT_6] = { .name = "MODE SELECT(6)", .cdb_len = 6,
+		.parse = tg_spc_parse_mode_select, .execute = tg_spc_mode_select,
+		.usage = { SCSI_MODE_SELECT_6, 0x11, 0, 0, 0xff, CTL } },
+	[SCSI_MODE_SELECT_10] = { .name = "MODE SELECT(10)", .cdb_len = 10,
+		.parse = tg_spc_parse_mode_select, .execute = tg_spc_mode_select,
+		.usage = { SCSI_MODE_SELECT_10, 0x11, 0, 0, 0, 0, 0, 0xff, 0xff, CTL } },
+	[SCSI_EXTENDED_COPY] = { .name = "THIRD-PARTY COPY OUT", .cdb_len = 16,
+		.parse = tg_cmd_parse_unknown_service_action,
+		.service_actions = tg_spc_copy_out_actions,
+		.usage = { SCSI_EXTENDED_COPY } },
+	[SCSI_RECEIVE_COPY_RESULTS] = { .name = "THIRD-PARTY COPY IN", .cdb_len = 16,
+		.flags = TG_CMD_PR_READ, .parse = tg_cmd_parse_unknown_service_action,
+		.service_actions = tg_spc_copy_in_actions,
+		.usage = { SCSI_RECEIVE_COPY_RESULTS } },
+	/* Protection information (core/sbc_pi.c). FORMAT UNIT holds the whole medium against
+	 * every writer. The 32-byte CDBs read and write under one opcode, so the entry is not
+	 * write-class: the handler refuses writes on read-only mappings and takes the range
+	 * lock itself. */
+	[SCSI_FORMAT_UNIT] = { .name = "FORMAT UNIT", .cdb_len = 6,
+		.flags = TG_CMD_WRITE_CLASS | TG_CMD_LBA_EXCLUSIVE,
+		.parse = tg_pi_parse_format_unit, .execute = tg_pi_format_unit,
+		.usage = { SCSI_FORMAT_UNIT, 0xff, 0, 0, 0, CTL } },
+	[SCSI_VARIABLE_LENGTH_CDB] = { .name = "VARIABLE LENGTH CDB", .cdb_len = 32,
+		.supported = offers_cdb32, .parse = tg_cmd_parse_unknown_service_action,
+		.service_actions = variable_length_actions,
+		.usage = { SCSI_VARIABLE_LENGTH_CDB } },
 	[SCSI_SANITIZE] = { .name = "SANITIZE", .cdb_len = 10, .flags = TG_CMD_WRITE_CLASS,
-		.parse = tg_sbc_parse_sanitize, .execute = tg_sbc_sanitize,
-		.usage = { SCSI_SANITIZE, 0xbf, 0, 0, 0, 0, 0, 0xff, 0xff, CTL } },
+		.parse = tg_cmd_parse_unknown_service_action, .service_actions = sanitize_actions,
+		.usage = { SCSI_SANITIZE } },
 };

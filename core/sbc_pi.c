@@ -6,6 +6,7 @@
 #include "core/buf.h"
 #include "core/cmd.h"
 #include "core/lba_lock.h"
+#include "core/mode.h"
 #include "core/nexus.h"
 #include "core/pi.h"
 #include "core/sbc_ext.h"
@@ -618,8 +619,11 @@ enum tg_sense_reason tg_pi_parse_variable_length(struct tg_task *task)
 	}
 	/* One opcode reads and writes, so the table cannot mark it write-class: the read-only
 	 * refusal the core gives write-class commands is given here. */
-	if (sa_writes(sa) && (task->lun_entry->read_only || task->dev->backend_read_only))
-		return TG_SR_WRITE_PROTECTED;
+	if (sa_writes(sa)) {
+		enum tg_sense_reason protect = tg_mode_write_protection(task->lun_entry, task->dev);
+		if (protect != TG_SR_OK)
+			return protect;
+	}
 	if (sa == SA_VERIFY_32)
 		return parse_medium_compare(task, false);
 	if (sa == SA_WRITE_AND_VERIFY_32)

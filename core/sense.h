@@ -23,6 +23,17 @@
 	X(INVALID_RELEASE_OF_PR, 0x02, 0x5, 0x26, 0x04)                                   \
 	X(INSUFFICIENT_REGISTRATION_RESOURCES, 0x02, 0x5, 0x55, 0x04)                     \
 	X(WRITE_PROTECTED, 0x02, 0x7, 0x27, 0x00)                                         \
+	X(SOFTWARE_WRITE_PROTECTED, 0x02, 0x7, 0x27, 0x02)                                \
+	X(OPERATION_IN_PROGRESS, 0x02, 0x5, 0x00, 0x16)                                   \
+	X(TOO_MANY_TARGET_DESCRIPTORS, 0x02, 0x5, 0x26, 0x06)                             \
+	X(UNSUPPORTED_TARGET_DESCRIPTOR_TYPE, 0x02, 0x5, 0x26, 0x07)                      \
+	X(TOO_MANY_SEGMENT_DESCRIPTORS, 0x02, 0x5, 0x26, 0x08)                            \
+	X(UNSUPPORTED_SEGMENT_DESCRIPTOR_TYPE, 0x02, 0x5, 0x26, 0x09)                     \
+	X(INLINE_DATA_LENGTH_EXCEEDED, 0x02, 0x5, 0x26, 0x0b)                             \
+	X(MEDIUM_REMOVAL_PREVENTED, 0x02, 0x5, 0x53, 0x02)                                \
+	X(COPY_ABORTED, 0x02, 0xa, 0x00, 0x00)                                            \
+	X(COPY_TARGET_NOT_REACHABLE, 0x02, 0xa, 0x0d, 0x02)                               \
+	X(COPY_TARGET_WRONG_TYPE, 0x02, 0xa, 0x0d, 0x03)                                  \
 	X(MEDIUM_NOT_PRESENT, 0x02, 0x2, 0x3a, 0x00)                                      \
 	X(NOT_READY_INIT_REQUIRED, 0x02, 0x2, 0x04, 0x02)                                 \
 	X(NOT_READY_FORMAT_IN_PROGRESS, 0x02, 0x2, 0x04, 0x04)                            \

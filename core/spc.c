@@ -1,13 +1,15 @@
-/* SPC commands every device type shares: INQUIRY and VPD pages, REPORT LUNS, REQUEST SENSE, MODE SENSE. */
+/* SPC commands every device type shares: INQUIRY and VPD pages, REPORT LUNS, REQUEST SENSE (mode pages are core/mode.c). */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/cmd.h"
 #include "core/device.h"
 #include "core/nexus.h"
+#include "core/pi.h"
 #include "core/sbc_ext.h"
 #include "core/scsi.h"
 #include "core/task.h"
+#include "core/xcopy.h"
 
 #define TG_T10_VENDOR "TARGE   "
 #define TG_PRODUCT_REVISION "0001"
@@ -37,6 +39,8 @@ enum {
 	VPD_BLOCK_LIMITS = 0xb0,
 	VPD_BLOCK_CHARACTERISTICS = 0xb1,
 	VPD_LOGICAL_BLOCK_PROVISIONING = 0xb2,
+	VPD_EXTENDED_INQUIRY = 0x86,
+	VPD_THIRD_PARTY_COPY = 0x8f,
 };
 
 static uint8_t peripheral_byte(const struct tg_task *task)
@@ -60,6 +64,10 @@ static size_t standard_inquiry(const struct tg_task *task, uint8_t *buf)
 	buf[2] = 0x06; /* VERSION: SPC-4 */
 	buf[3] = 0x10 | 0x02; /* HISUP, RESPONSE DATA FORMAT 2 */
 	buf[4] = INQ_STANDARD_LEN - 5;
+	if (task->dev && task->dev->pi_capable)
+		buf[5] |= 0x01; /* PROTECT: Extended INQUIRY and READ CAPACITY(16) say how */
+	if (task->dev && task->dev->peripheral_type == SCSI_TYPE_DISK)
+		buf[5] |= 0x08; /* 3PC: EXTENDED COPY between this daemon's LUNs (core/xcopy.c) */
 	buf[7] = 0x02; /* CMDQUE */
 	put_ascii(buf + 8, 8, TG_T10_VENDOR);
 	const char *product = task->dev && task->dev->name && task->dev->name[0] ? task->dev->name
@@ -132,6 +140,10 @@ static const struct vpd_page vpd_pages[] = {
 	{ VPD_SUPPORTED, false, false, vpd_supported },
 	{ VPD_SERIAL, false, true, vpd_serial },
 	{ VPD_DEVICE_ID, false, true, vpd_device_id },
+	/* Protection types and checks, task attributes (core/pi.c). */
+	{ VPD_EXTENDED_INQUIRY, true, true, tg_pi_vpd_extended_inquiry },
+	/* The copy manager's commands and limits (core/xcopy.c). */
+	{ VPD_THIRD_PARTY_COPY, true, true, tg_xcopy_vpd_third_party_copy },
 	/* Block Limits and provisioning are SBC's (core/sbc_provisioning.c): the limits sit
 	 * beside the commands that enforce them. */
 	{ VPD_BLOCK_LIMITS, true, true, tg_sbc_vpd_block_limits },
@@ -310,137 +322,4 @@ void tg_spc_request_sense(struct tg_task *task)
 	size_t len = reason == TG_SR_OK ? no_sense_data(buf, descriptor)
 					: tg_sense_build(buf, sizeof(buf), reason, NULL, descriptor);
 	tg_task_reply(task, buf, len, task->cdb[4]);
-}
-
-enum {
-	MODE_PAGE_CACHING = 0x08,
-	MODE_PAGE_CONTROL = 0x0a,
-	MODE_PAGE_INFO_EXCEPTIONS = 0x1c,
-	MODE_PAGE_ALL = 0x3f,
-	MODE_SUBPAGE_ALL = 0xff,
-};
-
-enum { MODE_PC_CURRENT = 0, MODE_PC_CHANGEABLE = 1, MODE_PC_DEFAULT = 2, MODE_PC_SAVED = 3 };
-
-enum {
-	MODE_DBD = 0x08,
-	MODE_LLBAA = 0x10,
-	MODE_DSP_WP = 0x80,
-	MODE_DSP_DPOFUA = 0x10,
-};
-
-/*
- * Current and default values coincide until MODE SELECT exists, and nothing is changeable, so
- * a page is its header plus the values these fill in.
- */
-static void fill_caching(const struct tg_task *task, uint8_t *page)
-{
-	if (task->dev->write_cache)
-		page[2] |= 0x04; /* WCE; RCD stays 0: reads use the cache */
-}
-
-static void fill_control(const struct tg_task *task, uint8_t *page)
-{
-	/* TST 000b (one task set), D_SENSE 0 (fixed-format sense is what we build), GLTSD 1 (no
-	 * log parameters are saved). */
-	page[2] = 0x02;
-	/* QUEUE ALGORITHM MODIFIER 1: commands run concurrently on the backend, so SIMPLE tasks
-	 * may complete in any order. QErr 00b. */
-	page[3] = 0x10;
-	/* TAS 0: a task aborted by another nexus's TMF ends without a response (task.h). */
-	page[5] = 0x00;
-}
-
-static void fill_info_exceptions(const struct tg_task *task, uint8_t *page)
-{
-	page[2] = 0x08; /* DEXCPT: no informational exception reporting */
-}
-
-struct mode_page {
-	uint8_t code;
-	uint8_t length; /* PAGE LENGTH: bytes after the 2-byte header */
-	void (*fill)(const struct tg_task *task, uint8_t *page);
-};
-
-static const struct mode_page mode_pages[] = {
-	{ MODE_PAGE_CACHING, 0x12, fill_caching },
-	{ MODE_PAGE_CONTROL, 0x0a, fill_control },
-	{ MODE_PAGE_INFO_EXCEPTIONS, 0x0a, fill_info_exceptions },
-};
-
-static bool mode_page_exists(uint8_t code)
-{
-	for (size_t i = 0; i < sizeof(mode_pages) / sizeof(mode_pages[0]); i++)
-		if (mode_pages[i].code == code)
-			return true;
-	return false;
-}
-
-enum tg_sense_reason tg_spc_parse_mode_sense(struct tg_task *task)
-{
-	const uint8_t *cdb = task->cdb;
-	bool ten = cdb[0] == SCSI_MODE_SENSE_10;
-	task->dir = TG_DIR_READ;
-	task->scsi_len = ten ? get_be16(cdb + 7) : cdb[4];
-	enum tg_sense_reason reason = tg_cmd_check_control(task);
-	if (reason != TG_SR_OK)
-		return reason;
-	uint8_t pc = cdb[2] >> 6, page = cdb[2] & 0x3f, subpage = cdb[3];
-	if (pc == MODE_PC_SAVED) {
-		tg_cmd_invalid_field(task, 2, 7);
-		return TG_SR_SAVING_PARAMS_UNSUPPORTED;
-	}
-	if (page != MODE_PAGE_ALL && !mode_page_exists(page))
-		return tg_cmd_invalid_field(task, 2, 5);
-	/* No page has subpages: subpage 0 and "all subpages" both mean the page_0 form. */
-	if (subpage != 0 && subpage != MODE_SUBPAGE_ALL)
-		return tg_cmd_invalid_field(task, 3, -1);
-	return TG_SR_OK;
-}
-
-void tg_spc_mode_sense(struct tg_task *task)
-{
-	const uint8_t *cdb = task->cdb;
-	const struct tg_device *dev = task->dev;
-	bool ten = cdb[0] == SCSI_MODE_SENSE_10;
-	uint8_t pc = cdb[2] >> 6, page_code = cdb[2] & 0x3f;
-	size_t header = ten ? 8 : 4;
-	size_t bd_len = (cdb[1] & MODE_DBD) ? 0 : ten && (cdb[1] & MODE_LLBAA) ? 16 : 8;
-	uint8_t buf[256];
-	memset(buf, 0, sizeof(buf));
-
-	uint8_t *bd = buf + header;
-	if (bd_len == 8) {
-		put_be32(bd, dev->num_blocks > 0xffffffffu ? 0xffffffffu : (uint32_t)dev->num_blocks);
-		put_be24(bd + 5, dev->block_size);
-	} else if (bd_len == 16) {
-		put_be64(bd, dev->num_blocks);
-		put_be32(bd + 12, dev->block_size);
-	}
-	size_t off = header + bd_len;
-	for (size_t i = 0; i < sizeof(mode_pages) / sizeof(mode_pages[0]); i++) {
-		const struct mode_page *mp = &mode_pages[i];
-		if (page_code != MODE_PAGE_ALL && page_code != mp->code)
-			continue;
-		uint8_t *p = buf + off;
-		p[0] = mp->code; /* PS 0: parameters cannot be saved */
-		p[1] = mp->length;
-		if (pc != MODE_PC_CHANGEABLE)
-			mp->fill(task, p);
-		off += 2u + mp->length;
-	}
-
-	bool wp = (task->lun_entry && task->lun_entry->read_only) || dev->backend_read_only;
-	uint8_t dsp = MODE_DSP_DPOFUA | (wp ? MODE_DSP_WP : 0);
-	if (ten) {
-		put_be16(buf, (uint16_t)(off - 2));
-		buf[3] = dsp;
-		buf[4] = bd_len == 16 ? 0x01 : 0x00; /* LONGLBA */
-		put_be16(buf + 6, (uint16_t)bd_len);
-	} else {
-		buf[0] = (uint8_t)(off - 1);
-		buf[2] = dsp;
-		buf[3] = (uint8_t)bd_len;
-	}
-	tg_task_reply(task, buf, off, ten ? get_be16(cdb + 7) : cdb[4]);
 }

@@ -7,6 +7,7 @@
 #include "core/cmd.h"
 #include "core/lba_lock.h"
 #include "core/log.h"
+#include "core/mode.h"
 #include "core/nexus.h"
 #include "core/reservation.h"
 #include "core/scsi.h"
@@ -92,7 +93,8 @@ void tg_task_complete(struct tg_task *task, enum tg_sense_reason reason)
 	task->status = tg_sense_reason_status(reason);
 	task->sense_len = 0;
 	if (task->status == SCSI_STATUS_CHECK_CONDITION) {
-		bool descriptor = false; /* D_SENSE from the control mode page, once MODE SELECT lands */
+		/* D_SENSE in the control mode page chooses the format (core/mode.c). */
+		bool descriptor = task->dev && tg_mode_descriptor_sense(task->dev);
 		task->sense_len = (uint16_t)tg_sense_build(task->sense, sizeof(task->sense), reason,
 							   &task->sense_info, descriptor);
 		tg_debug("scsi", "tag %#llx %s: %s", (unsigned long long)task->tag,
@@ -170,6 +172,7 @@ void tg_task_backend_io(struct tg_task *task, void (*then)(struct tg_task *task,
 	task->io.engine = task->engine;
 	task->io.done = backend_io_done;
 	task->io.priv = task;
+	tg_mode_apply_write_cache(task->dev, &task->io);
 	tg_device_submit(task->dev, &task->io);
 }
 
@@ -209,7 +212,7 @@ void tg_task_submit(struct tg_task *task)
 	task->lun_entry = map ? tg_lun_map_find(map, task->lun) : NULL;
 	task->dev = task->lun_entry ? task->lun_entry->dev : NULL;
 	uint8_t type = task->dev ? task->dev->peripheral_type : SCSI_TYPE_DISK;
-	task->cmd = tg_cmd_lookup(type, task->cdb);
+	task->cmd = tg_cmd_find(task->dev, type, task->cdb);
 
 	if (!task->lun_entry && (!task->cmd || !(task->cmd->flags & TG_CMD_ANY_LUN))) {
 		tg_task_complete(task, TG_SR_LUN_NOT_SUPPORTED);
@@ -235,13 +238,15 @@ void tg_task_submit(struct tg_task *task)
 		tg_task_complete(task, TG_SR_RESERVATION_CONFLICT);
 		return;
 	}
-	/* Before the CDB is decoded: a read-only mapping refuses every medium change, whatever
-	 * else may be wrong with the command or its Data-Out length (libiscsi's ReadOnly suite
-	 * sends WRITE SAME with UNMAP and no data, and expects WRITE PROTECTED). */
-	if ((task->cmd->flags & TG_CMD_WRITE_CLASS) && task->dev &&
-	    (task->lun_entry->read_only || task->dev->backend_read_only)) {
-		tg_task_complete(task, TG_SR_WRITE_PROTECTED);
-		return;
+	/* Before the CDB is decoded: a read-only mapping (or SWP) refuses every medium change,
+	 * whatever else may be wrong with the command or its Data-Out length (libiscsi's ReadOnly
+	 * suite sends WRITE SAME with UNMAP and no data, and expects WRITE PROTECTED). */
+	if ((task->cmd->flags & TG_CMD_WRITE_CLASS) && task->dev) {
+		enum tg_sense_reason protect = tg_mode_write_protection(task->lun_entry, task->dev);
+		if (protect != TG_SR_OK) {
+			tg_task_complete(task, protect);
+			return;
+		}
 	}
 	enum tg_sense_reason reason = task->cmd->parse ? task->cmd->parse(task) : TG_SR_OK;
 	if (reason != TG_SR_OK) {

@@ -59,7 +59,8 @@ struct tg_transport_ops {
 	/* Optional: task management (core/tmf.c) aborted the task. If it is waiting for write
 	 * data the transport ends that wait with tg_task_data_ready(task, TG_SR_TASK_ABORTED);
 	 * otherwise it need do nothing (queue_response follows with state ABORTED). May come from
-	 * a task management function of another nexus. */
+	 * a task management function of another nexus, i.e. from another event loop's thread
+	 * once there are several: such a transport hands it over to the task's own loop. */
 	void (*task_aborted)(struct tg_task *task);
 };
 

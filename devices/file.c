@@ -14,7 +14,9 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/scsi.h"
+#include "core/pi.h"
 #include "devices/backend_util.h"
+#include "devices/pi_store.h"
 
 struct file_store {
 	int fd;
@@ -22,6 +24,8 @@ struct file_store {
 	bool memory_backed;
 	/* Cleared by a worker the first time the filesystem refuses FALLOC_FL_ZERO_RANGE. */
 	atomic_bool zero_range_works;
+	/* The sidecar PI of a protected device (devices/pi_store.c), NULL otherwise. */
+	struct dev_pi_store *pi;
 };
 
 /* Source of the write-zeroes fallback: never written, page-aligned for O_DIRECT. */
@@ -131,6 +135,36 @@ static bool punch_hole_supported(int fd, uint64_t file_size, uint32_t block_size
 			 block_size) == 0;
 }
 
+/* The sidecar: protection.pi_path, else PATH.pi beside the image (contract). */
+static int open_pi(struct tg_device *dev, struct file_store *store, const struct cfg_device *cfg,
+		   uint64_t num_blocks, char *err, size_t errlen)
+{
+	char *default_path = NULL;
+	if (!cfg->pi_path && asprintf(&default_path, "%s.pi", cfg->path) < 0) {
+		dev_errf(err, errlen, "%s: out of memory", cfg->path);
+		return -1;
+	}
+	struct dev_pi_store_params params = {
+		.name = dev->name ? dev->name : cfg->name,
+		.pi_path = cfg->pi_path ? cfg->pi_path : default_path,
+		.data_fd = store->fd,
+		.data_direct = cfg->direct,
+		.block_size = cfg->block_size ? cfg->block_size : 512,
+		.num_blocks = num_blocks,
+		.config_type = cfg->protection_type,
+		.read_only = cfg->read_only,
+	};
+	store->pi = dev_pi_store_open(&params, err, errlen);
+	if (store->pi) {
+		dev->pi_capable = true;
+		dev->protection_type = dev_pi_store_type(store->pi);
+		tg_info("dev-file", "%s: protection information in %s", params.name,
+			params.pi_path);
+	}
+	free(default_path);
+	return store->pi ? 0 : -1;
+}
+
 static int file_open(struct tg_device *dev, const struct cfg_device *cfg, char *err, size_t errlen)
 {
 	const char *path = cfg->path;
@@ -222,6 +256,10 @@ static int file_open(struct tg_device *dev, const struct cfg_device *cfg, char *
 	store->memory_backed = !cfg->direct && fstatfs(fd, &fs) == 0 &&
 			       (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
 	atomic_init(&store->zero_range_works, true);
+	if (cfg->protection_type && open_pi(dev, store, cfg, size / block_size, err, errlen) != 0) {
+		free(store);
+		goto fail;
+	}
 	dev->backend = store;
 	dev->peripheral_type = SCSI_TYPE_DISK;
 	dev->block_size = block_size;
@@ -249,15 +287,90 @@ static void file_close(struct tg_device *dev)
 	struct file_store *store = dev->backend;
 	if (!store)
 		return;
+	dev_pi_store_close(store->pi);
 	close(store->fd);
 	free(store);
 	dev->backend = NULL;
+}
+
+/* Protected devices: data and PI move together on a worker (devices/pi_store.c). */
+static int pi_read(struct tg_io *io, void *arg)
+{
+	return dev_pi_store_read(((struct file_store *)arg)->pi, io);
+}
+
+static int pi_write(struct tg_io *io, void *arg)
+{
+	return dev_pi_store_write(((struct file_store *)arg)->pi, io);
+}
+
+static int pi_flush(struct tg_io *io, void *arg)
+{
+	return dev_pi_store_flush(((struct file_store *)arg)->pi);
+}
+
+static int pi_unmap(struct tg_io *io, void *arg)
+{
+	return dev_pi_store_change(((struct file_store *)arg)->pi, io, punch_hole, arg, true);
+}
+
+static int pi_write_zeroes(struct tg_io *io, void *arg)
+{
+	return dev_pi_store_change(((struct file_store *)arg)->pi, io, zero_range, arg, false);
+}
+
+/* io->offset carries the type from file_format_pi: the request has no range of its own. */
+static int pi_format(struct tg_io *io, void *arg)
+{
+	return dev_pi_store_format(((struct file_store *)arg)->pi, (int)io->offset);
+}
+
+static void file_format_pi(struct tg_device *dev, struct tg_io *io, int type)
+{
+	struct file_store *store = dev->backend;
+	if (!store->pi) {
+		tg_ioengine_complete(io->engine, io, -EOPNOTSUPP);
+		return;
+	}
+	io->offset = (uint64_t)type;
+	tg_ioengine_submit_blocking(io->engine, io, pi_format, store);
+}
+
+/* Returns true when the protected path took io. PI-less reads keep the direct path. */
+static bool submit_protected(struct tg_device *dev, struct file_store *store, struct tg_io *io)
+{
+	if (!store->pi || dev_pi_store_type(store->pi) == 0)
+		return false;
+	int (*fn)(struct tg_io *, void *) = NULL;
+	switch (io->op) {
+	case TG_IO_READ:
+		fn = io->pi_iov ? pi_read : NULL;
+		break;
+	case TG_IO_WRITE:
+		fn = pi_write;
+		break;
+	case TG_IO_FLUSH:
+		fn = pi_flush;
+		break;
+	case TG_IO_UNMAP:
+		fn = dev->can_unmap ? pi_unmap : NULL;
+		break;
+	case TG_IO_WRITE_ZEROES:
+		fn = pi_write_zeroes;
+		break;
+	}
+	if (!fn)
+		return false;
+	tg_ioengine_submit_blocking(io->engine, io, fn, store);
+	return true;
 }
 
 static void file_submit(struct tg_device *dev, struct tg_io *io)
 {
 	struct file_store *store = dev->backend;
 	if (dev_io_refuse(dev, io))
+		return;
+	if (submit_protected(dev, store, io))
 		return;
 	switch (io->op) {
 	case TG_IO_READ:
@@ -321,4 +434,5 @@ const struct dev_backend_ops dev_file_ops = {
 	.close = file_close,
 	.submit = file_submit,
 	.lba_status = file_lba_status,
+	.format_pi = file_format_pi,
 };

@@ -2,7 +2,8 @@
 # Installs the Debian packages a make goal needs (build | test | bench), only those missing.
 set -eu
 goal=${1:-build}
-build="build-essential cmake pkg-config libev-dev libconfig-dev libisal-dev liburing-dev nettle-dev"
+build="build-essential cmake pkg-config libev-dev libconfig-dev libisal-dev liburing-dev nettle-dev
+       libibverbs-dev librdmacm-dev"
 test="$build libcmocka-dev libiscsi-dev libiscsi-bin clang libclang-rt-14-dev llvm util-linux
       qemu-system-x86 busybox-static cpio kmod open-iscsi fio e2fsprogs sg3-utils lsscsi
       rdma-core ibverbs-providers ibverbs-utils rdmacm-utils srptools libibverbs-dev librdmacm-dev

@@ -251,7 +251,7 @@ static void check_output(struct output_check *out)
 
 static void drain(int fd, struct output_check *out)
 {
-	for (;;) {
+	while (fd >= 0) {
 		if (out->cap - out->len < 65536) {
 			size_t cap = out->cap ? out->cap * 2 : 1u << 17;
 			uint8_t *grown = realloc(out->buf, cap);
@@ -271,7 +271,9 @@ static void drain(int fd, struct output_check *out)
 /* ---- initiator connections ---- */
 
 /* Cut byte bit 3: the stream is sent again on a second connection while the first is still
- * open — the same initiator port logging in again, which reinstates the first session. */
+ * open — the same initiator port logging in again, which reinstates the first session.
+ * Bits 0-2 say how the stream is cut (next_chunk, feed), bits 4 and 6 how it ends, bit 5 what
+ * the second connection sends (all in LLVMFuzzerTestOneInput). */
 #define CONNECTIONS_MAX 2
 
 struct initiator {
@@ -299,14 +301,30 @@ static uint64_t next_random(struct run *run)
  * long input cut into bytes would cost thousands of loop turns. */
 #define FINE_CUT_BYTES 1024
 
-static size_t next_chunk(struct run *run, uint8_t mode, size_t done, size_t left)
+/* The length of the PDU at the front of the stream, with the digests the login agreed on
+ * (as read from the target's answers so far); all that is left if it is shorter. */
+static size_t pdu_length(const struct output_check *out, const uint8_t *p, size_t left)
 {
-	static const size_t max_chunk[4] = { SIZE_MAX, 7, 200, 5000 };
-	size_t max = max_chunk[mode & 3];
+	if (left < ISCSI_BHS_LEN)
+		return left;
+	uint32_t dsl = (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
+	size_t length = ISCSI_BHS_LEN + 4u * p[4] + (out->header_digest ? ISCSI_DIGEST_LEN : 0) +
+			dsl + iscsi_pad(dsl) + (out->data_digest && dsl ? ISCSI_DIGEST_LEN : 0);
+	return length < left ? length : left;
+}
+
+/* Cut modes (bits 0-1): 0 the whole stream at once, 1 pieces of 1-7 bytes, 2 pieces of up
+ * to 200 bytes (both then PDU-wise after FINE_CUT_BYTES), 3 one PDU at a time. pdu_left is
+ * what remains of the PDU the stream is in. */
+static size_t next_chunk(struct run *run, uint8_t cut, size_t done, size_t left,
+			 size_t pdu_left)
+{
+	static const size_t max_chunk[4] = { SIZE_MAX, 7, 200, 0 };
+	size_t max = max_chunk[cut & 3];
 	if (max == SIZE_MAX)
 		return left;
-	if (done >= FINE_CUT_BYTES)
-		max = max_chunk[3];
+	if (max == 0 || done >= FINE_CUT_BYTES)
+		return pdu_left;
 	size_t chunk = 1 + (size_t)(next_random(run) % max);
 	return chunk < left ? chunk : left;
 }
@@ -345,6 +363,15 @@ static bool backend_busy(const struct iscsi_server *server)
 		}
 	}
 	return false;
+}
+
+/* Whether a live connection still has commands to answer or answers to send. */
+static bool answers_pending(const struct iscsi_server *server)
+{
+	for (const struct iscsi_conn *conn = server->conns; conn; conn = conn->next)
+		if (conn->tx_head)
+			return true;
+	return backend_busy(server);
 }
 
 static void wake_up(struct ev_loop *loop, ev_timer *w, int revents) {}
@@ -412,12 +439,16 @@ static struct initiator *connect_initiator(struct run *run)
 
 /* Writes the stream in pieces until it is all out or the target has closed its end. */
 static void feed(struct run *run, struct initiator *ini, uint8_t cut, const uint8_t *data,
-		 size_t size)
+		 size_t size, bool hang_up_at_once)
 {
-	size_t off = 0;
+	size_t off = 0, pdu_end = 0;
 	unsigned stalls = 0;
 	while (off < size) {
-		size_t chunk = next_chunk(run, cut, off, size - off);
+		/* PDU lengths are worked out as the stream reaches them: the digests in force
+		 * are known from the answers to what came before. */
+		while (pdu_end <= off)
+			pdu_end += pdu_length(&ini->out, data + pdu_end, size - pdu_end);
+		size_t chunk = next_chunk(run, cut, off, size - off, pdu_end - off);
 		ssize_t wrote = write(ini->fd, data + off, chunk);
 		if (wrote < 0) {
 			if (errno != EAGAIN)
@@ -428,6 +459,8 @@ static void feed(struct run *run, struct initiator *ini, uint8_t cut, const uint
 		}
 		stalls = 0;
 		off += (size_t)wrote;
+		if (off == size && hang_up_at_once)
+			break; /* it hangs up at once (below), before the target answers */
 		/* Cut mode bit 2: wait for each piece's commands; otherwise later PDUs may race
 		 * them (a logout while commands are in the backend, say). */
 		if (cut & 4)
@@ -435,6 +468,16 @@ static void feed(struct run *run, struct initiator *ini, uint8_t cut, const uint
 		else
 			pump(run, 1);
 	}
+}
+
+/* Bytes of the first PDU of the stream (a login: no digests yet), or all there is. */
+static size_t first_pdu_length(const uint8_t *data, size_t size)
+{
+	if (size < ISCSI_BHS_LEN)
+		return size;
+	uint32_t dsl = (uint32_t)data[5] << 16 | (uint32_t)data[6] << 8 | data[7];
+	size_t length = ISCSI_BHS_LEN + 4u * data[4] + dsl + iscsi_pad(dsl);
+	return length < size ? length : size;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -466,26 +509,51 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	server->loop = env.loop;
 	server->engine = engine;
 	server->runtime = runtime;
-	server->portals = env.portals;
-	server->portal_count = 2;
+	/* Copies, since iscsi_server_stop frees them (and closes their fds, -1 here). */
+	server->portals = malloc(sizeof(env.portals));
+	if (!server->portals)
+		fatal("out of memory");
+	memcpy(server->portals, env.portals, sizeof(env.portals));
+	server->portal_count = sizeof(env.portals) / sizeof(env.portals[0]);
 	server->next_tsih = 1;
 	limits_from(&server->limits, limits);
 
-	unsigned connections = (cut & 8) ? 2 : 1;
-	for (unsigned i = 0; i < connections; i++)
-		feed(&run, connect_initiator(&run), cut, data, size);
-	for (unsigned i = 0; i < run.count; i++)
-		shutdown(run.initiators[i].fd, SHUT_WR);
+	/* Bit 6: the hang-up comes before the target has read the last piece. */
+	bool second = cut & 0x08, hang_up = cut & 0x10, at_once = hang_up && (cut & 0x40);
+	feed(&run, connect_initiator(&run), cut, data, size, at_once && !second);
+	if (second) {
+		/* Bit 5: the second connection sends just the login request, as an initiator
+		 * waiting for the answer would. */
+		size_t again = (cut & 0x20) ? first_pdu_length(data, size) : size;
+		feed(&run, connect_initiator(&run), cut, data, again, at_once);
+	}
+	/* A patient initiator (bit 2) reads every answer before it ends. */
+	if ((cut & 4) && !at_once)
+		for (int i = 0; i < SETTLE_TURNS && answers_pending(server); i++)
+			settle(&run);
+	/* Cut byte bit 4: the last initiator hangs up outright, so the target's next writes
+	 * fail; otherwise it only stops sending and still reads what the target says. */
+	for (unsigned i = 0; i < run.count; i++) {
+		if (hang_up && i == run.count - 1) {
+			close(run.initiators[i].fd);
+			run.initiators[i].fd = -1;
+		} else {
+			shutdown(run.initiators[i].fd, SHUT_WR);
+		}
+	}
 	for (unsigned turns = 0; server->conns; turns++) {
 		CHECK(turns < CLOSE_WAIT_TURNS, "a connection stays open after end of input");
 		pump(&run, 1);
 	}
 	/* Commands still in the backend come back now; their sessions free themselves. */
 	tg_ioengine_destroy(engine);
+	/* What the server keeps in the loop goes with it, as when the daemon stops. */
+	iscsi_server_stop(server);
 	drain_all(&run);
 	CHECK(server->conns == NULL && server->sessions == NULL, "a session outlived its connection");
 	for (unsigned i = 0; i < run.count; i++) {
-		close(run.initiators[i].fd);
+		if (run.initiators[i].fd >= 0)
+			close(run.initiators[i].fd);
 		free(run.initiators[i].out.buf);
 	}
 	tg_runtime_destroy(runtime);

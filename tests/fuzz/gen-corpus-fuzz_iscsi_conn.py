@@ -19,10 +19,13 @@ IMMEDIATE = 0x40
 FINAL = 0x80
 
 # Control byte 0 (how the harness cuts the stream): 0 all at once, 1 pieces of 1..7 bytes,
-# 2 up to 200, 3 up to 5000; bit 2 lets the loop turn more between pieces.
-CUT_WHOLE, CUT_BYTES, CUT_SMALL, CUT_LARGE = 0, 1 | 4, 2 | 4, 3 | 4
-# Bit 3: the stream is sent again on a second connection.
-SECOND_CONNECTION = 8
+# 2 up to 200, 3 one PDU at a time (1 and 2 go PDU-wise after 1 KiB); bit 2 lets the commands
+# of each piece finish before the next, as a patient initiator would.
+CUT_WHOLE, CUT_BYTES, CUT_SMALL, CUT_PDU = 0, 1 | 4, 2 | 4, 3 | 4
+# Bit 3: the stream is sent again on a second connection (bit 5: only its login request).
+# Bit 4: the (last) initiator hangs up at the end instead of only ending its sending; bit 6:
+# it hangs up before the target has read the last piece.
+SECOND_CONNECTION, HANG_UP, SECOND_LOGIN_ONLY, AT_ONCE = 8, 0x10, 0x20, 0x40
 # Control byte 1 (target limits): 0 = the defaults; 0x01 makes the target want InitialR2T.
 LIMITS_DEFAULT, LIMITS_INITIAL_R2T = 0, 1
 
@@ -212,10 +215,11 @@ def seed_basic():
     s.scsi(rw10(WRITE_10, 8, 1), write=512, data=pattern(512, 1))
     s.scsi(rw10(READ_10, 8, 1), read=512)
     s.scsi(MODE_SENSE_6, read=192)
+    s.scsi(rw10(READ_10, 0, 4096), read=2 << 20)      # 2 MiB: more than a socket buffer
     s.scsi(SYNC_CACHE_10)
     s.nop(b"ping")
     s.logout()
-    return CUT_SMALL, LIMITS_DEFAULT, s.out
+    return CUT_PDU, LIMITS_DEFAULT, s.out
 
 
 def seed_logout_in_flight():
@@ -343,6 +347,11 @@ def seed_tmf():
     s.tmf(6)                                          # TARGET WARM RESET
     s.tmf(7)                                          # TARGET COLD RESET: not supported
     s.tmf(5, lun=9)                                   # no such LUN
+    s.scsi(rw10(READ_10, 0, 2048), read=1 << 20)      # 1 MiB: more than a socket buffer
+    s.tmf(9, ref_itt=s.itt)                           # QUERY TASK
+    s.tmf(10)                                         # QUERY TASK SET
+    s.tmf(12)                                         # QUERY ASYNCHRONOUS EVENT
+    s.tmf(11)                                         # I_T NEXUS RESET
     s.scsi(TEST_UNIT_READY)
     s.logout()
     return CUT_WHOLE, LIMITS_DEFAULT, s.out
@@ -358,6 +367,13 @@ def seed_reinstate(cut):
     s.scsi(rw10(READ_10, 0, 64), read=32768)
     s.scsi(SYNC_CACHE_10)
     return cut | SECOND_CONNECTION, LIMITS_DEFAULT, s.out
+
+
+def seed_hang_up_after_login():
+    """The initiator sends its login and goes: the login response meets a closed socket."""
+    s = Stream()
+    s.login_normal()
+    return CUT_WHOLE | HANG_UP | AT_ONCE, LIMITS_DEFAULT, s.out
 
 
 def seed_odd():
@@ -387,7 +403,7 @@ def seed_odd():
     s.cmdsn -= 6
     s.logout(2)
     s.logout()
-    return CUT_LARGE, LIMITS_DEFAULT, s.out
+    return CUT_PDU, LIMITS_DEFAULT, s.out
 
 
 SEEDS = {
@@ -406,6 +422,8 @@ SEEDS = {
     "odd": seed_odd,
     "reinstate": lambda: seed_reinstate(CUT_SMALL),
     "reinstate-in-flight": lambda: seed_reinstate(CUT_WHOLE),
+    "reinstate-login-only": lambda: seed_reinstate(CUT_WHOLE | SECOND_LOGIN_ONLY | HANG_UP),
+    "hang-up-after-login": seed_hang_up_after_login,
 }
 
 

@@ -11,7 +11,11 @@ read_only) # LUN 0 mapped read-only, for suites that check writes are refused
 	tg_device disk0 64M 512
 	tg_lun "$TG_IQN" 0 disk0 ro
 	;;
-*) tg_fail "unknown layout '$layout' (known: read_only)" ;;
+protected) # LUN 0 formatted with type 1 protection information, for the PI-aware tests
+	tg_device disk0 64M 512 1
+	tg_lun "$TG_IQN" 0 disk0
+	;;
+*) tg_fail "unknown layout '$layout' (known: read_only, protected)" ;;
 esac
 tg_start
 

@@ -309,6 +309,9 @@ static const struct error_case error_cases[] = {
 	{ "protection_type_missing",
 	  "devices = ( { name = \"d0\"; backend = \"file\"; path = \"x\";\n  protection = { pi_path = \"y\"; }; } );\n",
 	  2, "devices[0].protection.type", "missing required key" },
+	{ "protection_unknown_host_guard",
+	  "devices = ( { name = \"d0\"; backend = \"file\"; path = \"x\";\n  protection = { type = 1;\n    host_guard = \"crc32\"; }; } );\n",
+	  3, "devices[0].protection.host_guard", "unknown PI profile \"crc32\"" },
 	{ "protection_wrong_backend",
 	  "devices = ( { name = \"cd\"; backend = \"cdrom\"; path = \"x.iso\";\n  protection = { type = 1; }; } );\n",
 	  2, "devices[0].protection", "not supported by backend \"cdrom\"" },
@@ -526,6 +529,8 @@ static void test_example_conf(void **state)
 	dev = tg_config_find_device(c, "pi0");
 	assert_int_equal(dev->protection_type, 1);
 	assert_string_equal(dev->pi_path, "var/pi0.protection");
+	assert_string_equal(dev->pi_host_guard, "ip-checksum");
+	assert_null(tg_config_find_device(c, "disk0")->pi_host_guard);
 	assert_true(tg_config_find_device(c, "cd0")->read_only);
 	assert_null(tg_config_find_device(c, "nope"));
 

@@ -176,7 +176,7 @@ static void test_inquiry_invalid_fields(void **state)
 
 	r = inquiry(f, LUN_DISK0, false, 0x80, 96, 96); /* page code without EVPD */
 	assert_invalid_field(r, 2, -1);
-	r = inquiry(f, LUN_DISK0, true, 0x86, 96, 96); /* page we do not have */
+	r = inquiry(f, LUN_DISK0, true, 0x89, 96, 96); /* page we do not have */
 	assert_invalid_field(r, 2, -1);
 
 	uint8_t naca[6] = { SCSI_INQUIRY, 0, 0, 0, 96, 0x04 };
@@ -189,8 +189,8 @@ static void test_vpd_supported_pages(void **state)
 	struct fixture *f = *state;
 	struct fake_response *r = inquiry(f, LUN_DISK0, true, 0x00, 255, 255);
 	assert_good(r);
-	static const uint8_t expected[] = { 0x00, 0x00, 0x00, 6,    0x00, 0x80,
-					    0x83, 0xb0, 0xb1, 0xb2 };
+	static const uint8_t expected[] = { 0x00, 0x00, 0x00, 7,    0x00, 0x80,
+					    0x83, 0x86, 0xb0, 0xb1, 0xb2 };
 	assert_int_equal(r->data_len, sizeof(expected));
 	assert_memory_equal(r->data, expected, sizeof(expected));
 	/* Every listed page answers. */
@@ -537,14 +537,14 @@ static void test_mode_sense6_caching_page(void **state)
 static void test_mode_sense_page_control(void **state)
 {
 	struct fixture *f = *state;
-	/* Changeable values: nothing can be changed yet. */
+	/* Changeable values: WCE alone, the backend having a write cache (core/mode.c). */
 	struct fake_response *r = mode_sense6(f, LUN_DISK0, 0x08, 0x40 | 0x08, 0, 255);
 	assert_good(r);
 	assert_int_equal(r->data_len, 4 + 20);
 	assert_int_equal(r->data[4], 0x08);
 	assert_int_equal(r->data[5], 0x12);
 	for (size_t i = 6; i < r->data_len; i++)
-		assert_int_equal(r->data[i], 0);
+		assert_int_equal(r->data[i], i == 6 ? 0x04 : 0);
 	/* Default values equal the current ones. */
 	r = mode_sense6(f, LUN_DISK0, 0x08, 0x80 | 0x08, 0, 255);
 	assert_good(r);

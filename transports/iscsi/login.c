@@ -42,8 +42,8 @@ void iscsi_login_cleanup(struct iscsi_conn *conn)
 	iscsi_auth_free(conn);
 }
 
-static void send_login_rsp(struct iscsi_conn *conn, const struct iscsi_hdr *req, bool transit,
-			   uint8_t nsg, uint16_t status, const struct iscsi_text_buf *text)
+static void queue_login_rsp(struct iscsi_conn *conn, const struct iscsi_hdr *req, bool transit,
+			    uint8_t nsg, uint16_t status, const struct iscsi_text_buf *text)
 {
 	uint8_t bhs[ISCSI_BHS_LEN];
 	struct iscsi_sn_fields sn = { 0 };
@@ -62,6 +62,14 @@ static void send_login_rsp(struct iscsi_conn *conn, const struct iscsi_hdr *req,
 			      conn->isid, conn->session ? conn->session->tsih : 0, req->itt,
 			      (uint8_t)(status >> 8), (uint8_t)status, len, &sn);
 	iscsi_conn_send(conn, bhs, text ? text->data : NULL, len, status != LOGIN_OK);
+}
+
+/* The flush may close the connection (a write error, or the close after a refusal), which
+ * frees the session and, outside the connection's receive callback, the connection. */
+static void send_login_rsp(struct iscsi_conn *conn, const struct iscsi_hdr *req, bool transit,
+			   uint8_t nsg, uint16_t status, const struct iscsi_text_buf *text)
+{
+	queue_login_rsp(conn, req, transit, nsg, status, text);
 	iscsi_conn_flush(conn);
 }
 
@@ -137,8 +145,9 @@ static void login_enter_full_feature(struct iscsi_conn *conn, const struct iscsi
 		return;
 	}
 	session->exp_cmdsn = conn->login_cmdsn;
-	send_login_rsp(conn, hdr, true, STAGE_FULL_FEATURE, LOGIN_OK, out);
-	/* Digests apply from the first PDU after the final Login Response. */
+	queue_login_rsp(conn, hdr, true, STAGE_FULL_FEATURE, LOGIN_OK, out);
+	/* Digests apply from the first PDU after the final Login Response (queued above
+	 * without them). */
 	conn->header_digest = session->params.header_digest;
 	conn->data_digest = session->params.data_digest;
 	conn->phase = ISCSI_PHASE_FULL_FEATURE;
@@ -146,6 +155,9 @@ static void login_enter_full_feature(struct iscsi_conn *conn, const struct iscsi
 		conn->login_keys.initiator_name, conn->target ? conn->target->name : "discovery",
 		session->tsih, conn->header_digest ? ", header digest" : "",
 		conn->data_digest ? ", data digest" : "");
+	/* Last: an initiator that has gone makes this close the connection and free the
+	 * session. */
+	iscsi_conn_flush(conn);
 }
 
 /*
@@ -184,12 +196,15 @@ void iscsi_login_resume(struct iscsi_conn *conn)
 	conn->predecessor = NULL;
 	if (conn->phase == ISCSI_PHASE_CLOSING)
 		return;
-	login_enter_full_feature(conn, &conn->parked_hdr, &conn->parked_out);
-	iscsi_text_buf_free(&conn->parked_out);
+	/* The login lets go of everything before it answers: the answer may find the initiator
+	 * gone, and closing then frees the connection (no receive callback holds it here). */
+	struct iscsi_hdr hdr = conn->parked_hdr;
+	struct iscsi_text_buf out = conn->parked_out;
+	memset(&conn->parked_out, 0, sizeof(conn->parked_out));
 	iscsi_login_cleanup(conn);
-	if (conn->phase != ISCSI_PHASE_CLOSING)
-		ev_io_start(conn->server->loop, &conn->read_watcher);
-	iscsi_conn_flush(conn);
+	ev_io_start(conn->server->loop, &conn->read_watcher);
+	login_enter_full_feature(conn, &hdr, &out);
+	iscsi_text_buf_free(&out);
 }
 
 /* Negotiates one complete login request and answers it; out collects the response keys. */
