@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,7 +20,15 @@
 #define DEFAULT_INITIATOR "iqn.2026-11.org.targe:iscsi-load"
 #define NSEC_PER_SEC 1000000000ull
 #define CONNECT_TIMEOUT_NS (15 * NSEC_PER_SEC)
+/* Added to the connect timeout per session: logins are paced (LOGINS_IN_FLIGHT at a time). */
+#define CONNECT_NS_PER_SESSION (20 * 1000000ull)
+/* Logins under way at once, so a thousand sessions do not overflow the target's listen
+ * backlog and wait out SYN retransmits. */
+#define LOGINS_IN_FLIGHT 32
 #define DRAIN_TIMEOUT_NS (30 * NSEC_PER_SEC)
+#define SWEEP_TIMEOUT_NS (120 * NSEC_PER_SEC)
+/* randrw --verify: generation of a block whose last write failed or is still in flight. */
+#define GEN_UNKNOWN UINT32_MAX
 #define VERIFY_MAGIC 0x7461726765766572ull /* "targever" */
 #define MAX_REPORTED_MISMATCHES 5
 
@@ -29,13 +38,16 @@
 #define HIST_SUB (1u << HIST_SUB_BITS)
 #define HIST_BUCKETS ((64 - HIST_SUB_BITS) * HIST_SUB + HIST_SUB)
 
-enum workload { RANDREAD, RANDWRITE, SEQREAD, SEQWRITE };
+/* RANDRW: each slot writes a random range of its own and reads it back, so with --verify every
+ * write carries a fresh generation and a lost or stale write cannot pass for a good one. */
+enum workload { RANDREAD, RANDWRITE, SEQREAD, SEQWRITE, RANDRW };
 
 static const char *const workload_names[] = {
 	[RANDREAD] = "randread",
 	[RANDWRITE] = "randwrite",
 	[SEQREAD] = "read",
 	[SEQWRITE] = "write",
+	[RANDRW] = "randrw",
 };
 
 enum phase { PHASE_RAMP, PHASE_MEASURE, PHASE_DRAIN };
@@ -57,6 +69,9 @@ struct options {
 	bool header_digest;
 	uint64_t seed;
 	const char *label;
+	double hold_before_s; /* logged in and idle before the I/O starts */
+	double hold_after_s;  /* logged in and idle after it, before logging out */
+	bool phases;          /* announce each phase on stderr, for scripts sampling the target */
 };
 
 struct histogram {
@@ -72,9 +87,17 @@ struct session;
 struct slot {
 	struct session *session;
 	unsigned char *buf;
+	uint64_t unit;        /* I/O-sized position of the current command */
 	uint64_t lba;
 	uint64_t issued_ns;
 	bool busy;
+	bool writing;         /* the current command is a write */
+	/* randrw: the slot owns units own_first, own_first + stride, ... (stride = all slots),
+	 * so no other slot touches its blocks and a read-back sees exactly its last write. */
+	uint64_t own_first;
+	bool readback_due;    /* randrw: the write just completed; read it back next */
+	uint32_t gen;         /* generation the current write stamps */
+	uint64_t sweep_next;  /* final check: index of the next owned unit to read */
 };
 
 struct session {
@@ -111,6 +134,13 @@ struct run {
 	uint64_t mismatches_reported;
 	struct histogram hist;
 	bool stop_issuing;
+	uint64_t total_slots;    /* sessions x qd */
+	uint32_t *unit_gen;      /* randrw --verify: last generation written to each unit */
+	uint32_t next_gen;
+	bool sweeping;           /* final check: every written unit is read back once more */
+	uint64_t verified_reads; /* reads whose data was checked */
+	uint64_t sweep_reads;
+	uint64_t logout_failures;
 };
 
 static uint64_t now_ns(void)
@@ -223,7 +253,42 @@ static bool is_read(enum workload w)
 
 static bool is_random(enum workload w)
 {
-	return w == RANDREAD || w == RANDWRITE;
+	return w == RANDREAD || w == RANDWRITE || w == RANDRW;
+}
+
+static void announce_phase(const struct run *run, const char *phase)
+{
+	if (run->opt.phases)
+		fprintf(stderr, "iscsi-load: phase %s\n", phase);
+}
+
+/* The --verify seed of a generation: generation 0 is the plain seed, so blocks stamped by the
+ * other workloads check the same way as before. */
+static uint64_t stamp_seed(uint64_t seed, uint32_t gen)
+{
+	return seed ^ ((uint64_t)gen * 0x9e3779b97f4a7c15ull);
+}
+
+static uint64_t slot_owned_units(const struct run *run, const struct slot *slot)
+{
+	if (run->units <= slot->own_first)
+		return 0;
+	return (run->units - slot->own_first - 1) / run->total_slots + 1;
+}
+
+/* Final check: the slot's next unit with a known last write; false when it has none left. */
+static bool next_sweep_unit(struct run *run, struct slot *slot)
+{
+	uint64_t owned = slot_owned_units(run, slot);
+	while (slot->sweep_next < owned) {
+		uint64_t unit = slot->own_first + slot->sweep_next++ * run->total_slots;
+		uint32_t gen = run->unit_gen[unit];
+		if (gen != 0 && gen != GEN_UNKNOWN) {
+			slot->unit = unit;
+			return true;
+		}
+	}
+	return false;
 }
 
 /* --verify content of one logical block: a function of (seed, LBA) only, so any later read of
@@ -242,7 +307,7 @@ static void pattern_fill(unsigned char *block, uint32_t block_size, uint64_t see
 	}
 }
 
-static void check_read_data(struct run *run, struct slot *slot)
+static void check_read_data(struct run *run, struct slot *slot, uint64_t seed)
 {
 	uint32_t bsz = run->block_size;
 	unsigned char *expect = malloc(bsz);
@@ -252,7 +317,7 @@ static void check_read_data(struct run *run, struct slot *slot)
 	}
 	for (uint32_t i = 0; i < run->blocks_per_io; i++) {
 		uint64_t lba = slot->lba + i;
-		pattern_fill(expect, bsz, run->opt.seed, lba);
+		pattern_fill(expect, bsz, seed, lba);
 		const unsigned char *got = slot->buf + (size_t)i * bsz;
 		if (memcmp(got, expect, bsz) == 0)
 			continue;
@@ -267,7 +332,7 @@ static void check_read_data(struct run *run, struct slot *slot)
 				"iscsi-load: verify: LBA %" PRIu64 " differs at byte %u (block stamped "
 				"LBA %" PRIu64 ", seed %s)\n",
 				lba, off, stamp[1],
-				(stamp[0] ^ VERIFY_MAGIC) == run->opt.seed ? "matches" : "differs");
+				(stamp[0] ^ VERIFY_MAGIC) == seed ? "matches" : "differs");
 			run->mismatches_reported++;
 		}
 	}
@@ -281,20 +346,34 @@ static int submit(struct run *run, struct slot *slot)
 {
 	struct session *s = slot->session;
 	const struct options *o = &run->opt;
-	uint64_t unit;
+	bool write;
 
-	if (is_random(o->rw)) {
-		unit = random_below(&s->rng, run->units);
+	if (run->sweeping) {
+		if (!next_sweep_unit(run, slot))
+			return 0; /* nothing of this slot's left to check: it stays idle */
+		write = false;
+	} else if (o->rw == RANDRW) {
+		write = !slot->readback_due;
+		slot->readback_due = false;
+		if (write)
+			slot->unit = slot->own_first +
+				     random_below(&s->rng, slot_owned_units(run, slot)) * run->total_slots;
+	} else if (is_random(o->rw)) {
+		slot->unit = random_below(&s->rng, run->units);
+		write = !is_read(o->rw);
 	} else {
-		unit = s->slice_first + s->next_unit;
+		slot->unit = s->slice_first + s->next_unit;
 		if (++s->next_unit == s->slice_units)
 			s->next_unit = 0;
+		write = !is_read(o->rw);
 	}
-	s->issued_units++;
-	slot->lba = unit * run->blocks_per_io;
+	if (!run->sweeping)
+		s->issued_units++;
+	slot->writing = write;
+	slot->lba = slot->unit * run->blocks_per_io;
 
 	struct scsi_task *task;
-	if (is_read(o->rw)) {
+	if (!write) {
 		task = iscsi_read16_task(s->iscsi, s->lun, slot->lba, o->bs, (int)run->block_size, 0, 0,
 					 0, 0, 0, command_done, slot);
 		/* Into the slot's buffer directly: libiscsi would otherwise allocate and copy. */
@@ -304,9 +383,18 @@ static int submit(struct run *run, struct slot *slot)
 		}
 	} else {
 		if (o->verify) {
+			uint64_t seed = o->seed;
+			if (run->unit_gen) {
+				/* Unique per write; 0 and GEN_UNKNOWN never name one. */
+				if (++run->next_gen == GEN_UNKNOWN)
+					run->next_gen = 1;
+				slot->gen = run->next_gen;
+				run->unit_gen[slot->unit] = GEN_UNKNOWN;
+				seed = stamp_seed(seed, slot->gen);
+			}
 			for (uint32_t i = 0; i < run->blocks_per_io; i++)
 				pattern_fill(slot->buf + (size_t)i * run->block_size, run->block_size,
-					     o->seed, slot->lba + i);
+					     seed, slot->lba + i);
 		}
 		task = iscsi_write16_task(s->iscsi, s->lun, slot->lba, slot->buf, o->bs,
 					  (int)run->block_size, 0, 0, 0, 0, 0, command_done, slot);
@@ -360,9 +448,26 @@ static void command_done(struct iscsi_context *iscsi, int status, void *command_
 		if (status == SCSI_STATUS_ERROR || status == SCSI_STATUS_CANCELLED)
 			s->dead = true;
 	} else {
-		if (run->opt.verify && is_read(run->opt.rw))
-			check_read_data(run, slot);
-		if (run->phase == PHASE_MEASURE || run->opt.once) {
+		if (run->opt.verify && !slot->writing) {
+			uint64_t seed = run->opt.seed;
+			bool known = true;
+			if (run->unit_gen) {
+				uint32_t gen = run->unit_gen[slot->unit];
+				known = gen != 0 && gen != GEN_UNKNOWN;
+				seed = stamp_seed(seed, gen);
+			}
+			if (known) {
+				check_read_data(run, slot, seed);
+				run->verified_reads++;
+			}
+		}
+		if (slot->writing && run->unit_gen)
+			run->unit_gen[slot->unit] = slot->gen;
+		if (slot->writing && run->opt.rw == RANDRW)
+			slot->readback_due = true;
+		if (run->sweeping) {
+			run->sweep_reads++;
+		} else if (run->phase == PHASE_MEASURE || run->opt.once) {
 			run->ios++;
 			hist_add(&run->hist, done - slot->issued_ns);
 		}
@@ -457,7 +562,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: iscsi-load --url iscsi://HOST[:PORT]/TARGET/LUN [options]\n"
-		"  --rw randread|randwrite|read|write   workload (default randread)\n"
+		"  --rw randread|randwrite|read|write|randrw   workload (default randread); randrw\n"
+		"                     writes a random range and reads it back (--verify: each write\n"
+		"                     stamped with a new generation, and a final pass rereads them all)\n"
 		"  --bs SIZE          bytes per command, a multiple of the block size (default 4K)\n"
 		"  --qd N             commands outstanding per session (default 32)\n"
 		"  --sessions N       iSCSI sessions, each its own libiscsi context (default 1)\n"
@@ -471,6 +578,10 @@ static void usage(FILE *f)
 		"  --once             sequential workloads: one pass over the range, then stop\n"
 		"  --seed N           random offsets and --verify content (default 1)\n"
 		"  --header-digest    negotiate CRC32C header digests\n"
+		"  --hold-before S    stay logged in and idle S seconds before the I/O starts\n"
+		"  --hold-after S     stay logged in and idle S seconds after the I/O, then log out\n"
+		"  --phases           print \"iscsi-load: phase NAME\" on stderr as each phase starts\n"
+		"                     (logged-in, io, io-done, logout, logged-out)\n"
 		"  --initiator IQN    initiator name (default " DEFAULT_INITIATOR ")\n"
 		"Exit status: 0 ok, 1 I/O errors or verify mismatches, 2 usage or connection failure.\n");
 }
@@ -478,7 +589,8 @@ static void usage(FILE *f)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { O_URL = 256, O_RW, O_BS, O_QD, O_SESSIONS, O_DURATION, O_RAMP, O_SIZE_LIMIT, O_PID,
-	       O_JSON, O_VERIFY, O_ONCE, O_SEED, O_INITIATOR, O_DIGEST, O_LABEL };
+	       O_JSON, O_VERIFY, O_ONCE, O_SEED, O_INITIATOR, O_DIGEST, O_LABEL, O_HOLD_BEFORE,
+	       O_HOLD_AFTER, O_PHASES };
 	static const struct option longopts[] = {
 		{ "url", required_argument, NULL, O_URL },
 		{ "rw", required_argument, NULL, O_RW },
@@ -496,6 +608,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "initiator", required_argument, NULL, O_INITIATOR },
 		{ "header-digest", no_argument, NULL, O_DIGEST },
 		{ "label", required_argument, NULL, O_LABEL },
+		{ "hold-before", required_argument, NULL, O_HOLD_BEFORE },
+		{ "hold-after", required_argument, NULL, O_HOLD_AFTER },
+		{ "phases", no_argument, NULL, O_PHASES },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -543,7 +658,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 				o->sessions = (unsigned)v;
 			break;
 		case O_DURATION:
-		case O_RAMP: {
+		case O_RAMP:
+		case O_HOLD_BEFORE:
+		case O_HOLD_AFTER: {
 			double d = strtod(optarg, &end);
 			if (*end || d < 0 || (c == O_DURATION && d == 0)) {
 				fprintf(stderr, "iscsi-load: bad seconds '%s'\n", optarg);
@@ -551,8 +668,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			if (c == O_DURATION)
 				o->duration_s = d;
-			else
+			else if (c == O_RAMP)
 				o->ramp_s = d;
+			else if (c == O_HOLD_BEFORE)
+				o->hold_before_s = d;
+			else
+				o->hold_after_s = d;
 			break;
 		}
 		case O_SIZE_LIMIT:
@@ -575,6 +696,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case O_INITIATOR: o->initiator = optarg; break;
 		case O_DIGEST: o->header_digest = true; break;
 		case O_LABEL: o->label = optarg; break;
+		case O_PHASES: o->phases = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -621,25 +743,32 @@ static int open_sessions(struct run *run)
 		if (s->url->target_user[0])
 			iscsi_set_target_username_pwd(s->iscsi, s->url->target_user,
 						      s->url->target_passwd);
-		if (iscsi_full_connect_async(s->iscsi, s->url->portal, s->lun, connect_done, s) != 0) {
-			fprintf(stderr, "iscsi-load: session %u: connect: %s\n", i,
-				iscsi_get_error(s->iscsi));
-			return -1;
-		}
 	}
-	uint64_t deadline = now_ns() + CONNECT_TIMEOUT_NS;
+	uint64_t timeout = CONNECT_TIMEOUT_NS + o->sessions * CONNECT_NS_PER_SESSION;
+	uint64_t deadline = now_ns() + timeout;
+	unsigned started = 0;
 	for (;;) {
 		unsigned up = 0;
-		for (unsigned i = 0; i < o->sessions; i++) {
+		for (unsigned i = 0; i < started; i++) {
 			if (run->sessions[i].dead)
 				return -1;
 			up += run->sessions[i].connected;
 		}
 		if (up == o->sessions)
 			return 0;
+		while (started < o->sessions && started - up < LOGINS_IN_FLIGHT) {
+			struct session *s = &run->sessions[started];
+			if (iscsi_full_connect_async(s->iscsi, s->url->portal, s->lun, connect_done,
+						     s) != 0) {
+				fprintf(stderr, "iscsi-load: session %u: connect: %s\n", started,
+					iscsi_get_error(s->iscsi));
+				return -1;
+			}
+			started++;
+		}
 		if (now_ns() >= deadline) {
-			fprintf(stderr, "iscsi-load: %u of %u sessions logged in after %llu s\n", up,
-				o->sessions, CONNECT_TIMEOUT_NS / NSEC_PER_SEC);
+			fprintf(stderr, "iscsi-load: %u of %u sessions logged in after %.0f s\n", up,
+				o->sessions, (double)timeout / NSEC_PER_SEC);
 			return -1;
 		}
 		if (service_once(run, ms_until(deadline)) < 0)
@@ -689,6 +818,15 @@ static int plan_ranges(struct run *run)
 				"I/O per session\n", bytes, o->bs);
 		return -1;
 	}
+	run->total_slots = (uint64_t)o->sessions * o->qd;
+	if (o->rw == RANDRW && run->units < run->total_slots) {
+		fprintf(stderr, "iscsi-load: randrw: range of %" PRIu64 " bytes holds fewer than one "
+				"%u-byte I/O per slot (%" PRIu64 " slots)\n", bytes, o->bs,
+			run->total_slots);
+		return -1;
+	}
+	if (o->rw == RANDRW && o->verify && !(run->unit_gen = calloc(run->units, sizeof(uint32_t))))
+		return -1;
 	for (unsigned i = 0; i < o->sessions; i++) {
 		struct session *s = &run->sessions[i];
 		s->slice_first = run->units * i / o->sessions;
@@ -702,6 +840,7 @@ static int plan_ranges(struct run *run)
 		for (unsigned q = 0; q < o->qd; q++) {
 			struct slot *slot = &s->slots[q];
 			slot->session = s;
+			slot->own_first = (uint64_t)i * o->qd + q;
 			if (posix_memalign((void **)&slot->buf, 4096, o->bs) != 0)
 				return -1;
 			/* Non-zero, incompressible write data; --verify overwrites it per command. */
@@ -731,6 +870,41 @@ static unsigned dead_sessions(const struct run *run)
 	return n;
 }
 
+/* Keeps every session logged in and serviced, issuing nothing, for `seconds`. */
+static void hold(struct run *run, double seconds)
+{
+	uint64_t end = now_ns() + (uint64_t)(seconds * NSEC_PER_SEC);
+	while (now_ns() < end && dead_sessions(run) < run->opt.sessions)
+		if (service_once(run, ms_until(end)) < 0)
+			return;
+}
+
+/* randrw --verify: reads every unit once more after the run and checks it holds its last
+ * write, so a write that was acknowledged and later lost or overwritten is caught too. */
+static void sweep(struct run *run)
+{
+	run->sweeping = true;
+	run->stop_issuing = false;
+	for (unsigned i = 0; i < run->opt.sessions; i++) {
+		struct session *s = &run->sessions[i];
+		for (unsigned q = 0; q < run->opt.qd && may_issue(run, s); q++)
+			if (submit(run, &s->slots[q]) != 0)
+				s->dead = true;
+	}
+	uint64_t deadline = now_ns() + SWEEP_TIMEOUT_NS;
+	while (total_inflight(run) > 0 && dead_sessions(run) < run->opt.sessions) {
+		if (now_ns() >= deadline) {
+			fprintf(stderr, "iscsi-load: final check: %u reads still outstanding after %llu s\n",
+				total_inflight(run), SWEEP_TIMEOUT_NS / NSEC_PER_SEC);
+			run->errors += total_inflight(run);
+			break;
+		}
+		if (service_once(run, ms_until(deadline)) < 0)
+			break;
+	}
+	run->stop_issuing = true;
+}
+
 static void print_json_string(const char *s)
 {
 	putchar('"');
@@ -751,6 +925,9 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &run.opt) != 0)
 		return 2;
+	/* A target that drops connections must show up as failed sessions in the report, not
+	 * kill the client with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	the_run = &run;
 	const struct options *o = &run.opt;
 	run.sessions = calloc(o->sessions, sizeof(*run.sessions));
@@ -759,6 +936,10 @@ int main(int argc, char **argv)
 		return 2;
 	if (open_sessions(&run) != 0 || read_capacity(&run) != 0 || plan_ranges(&run) != 0)
 		return 2;
+	announce_phase(&run, "logged-in");
+	if (o->hold_before_s > 0)
+		hold(&run, o->hold_before_s);
+	announce_phase(&run, "io");
 
 	uint64_t start = now_ns();
 	run.phase = (o->ramp_s > 0 && !o->once) ? PHASE_RAMP : PHASE_MEASURE;
@@ -821,13 +1002,24 @@ int main(int argc, char **argv)
 			break;
 	}
 	double self_cpu = self_cpu_seconds() - self_start;
+	if (run.unit_gen && total_inflight(&run) == 0)
+		sweep(&run);
+	announce_phase(&run, "io-done");
+	if (o->hold_after_s > 0 && total_inflight(&run) == 0)
+		hold(&run, o->hold_after_s);
 
+	announce_phase(&run, "logout");
+	bool quiet = total_inflight(&run) == 0;
 	for (unsigned i = 0; i < o->sessions; i++) {
 		struct session *s = &run.sessions[i];
-		if (!s->dead && total_inflight(&run) == 0)
-			iscsi_logout_sync(s->iscsi);
+		if (!s->dead && quiet && iscsi_logout_sync(s->iscsi) != 0) {
+			if (++run.logout_failures <= 5)
+				fprintf(stderr, "iscsi-load: session %u: logout: %s\n", i,
+					iscsi_get_error(s->iscsi));
+		}
 		iscsi_destroy_context(s->iscsi);
 	}
+	announce_phase(&run, "logged-out");
 
 	double secs = (double)(run.measure_end_ns - run.measure_start_ns) / 1e9;
 	if (secs <= 0)
@@ -856,6 +1048,9 @@ int main(int argc, char **argv)
 		       workload_names[o->rw], o->bs, o->qd, o->sessions, run.block_size, secs, run.ios,
 		       iops, mib_s, mean_us, p50_us, p99_us, max_us, run.errors, run.verify_mismatches,
 		       self_cpu);
+		printf(",\"verified_reads\":%" PRIu64 ",\"final_check_reads\":%" PRIu64
+		       ",\"dead_sessions\":%u,\"logout_failures\":%" PRIu64,
+		       run.verified_reads, run.sweep_reads, dead_sessions(&run), run.logout_failures);
 		if (have_cpu)
 			printf(",\"daemon_pid\":%ld,\"daemon_cpu_s\":%.3f,\"daemon_cpu_us_per_io\":%.3f",
 			       o->pid, daemon_cpu, cpu_us_per_io);
@@ -875,11 +1070,19 @@ int main(int argc, char **argv)
 		printf("  errors %" PRIu64 "%s", run.errors, o->verify ? "" : "\n");
 		if (o->verify)
 			printf("  verify mismatches %" PRIu64 "\n", run.verify_mismatches);
+		if (o->verify)
+			printf("  verified reads %" PRIu64 " (final check %" PRIu64 ")\n",
+			       run.verified_reads, run.sweep_reads);
+		if (dead_sessions(&run) || run.logout_failures)
+			printf("  failed sessions %u, failed logouts %" PRIu64 "\n", dead_sessions(&run),
+			       run.logout_failures);
 	}
 	if (o->once && !run.errors && run.ios != run.units) {
 		fprintf(stderr, "iscsi-load: --once completed %" PRIu64 " of %" PRIu64 " I/Os\n", run.ios,
 			run.units);
 		return 1;
 	}
-	return (run.errors || run.verify_mismatches || dead_sessions(&run)) ? 1 : 0;
+	return (run.errors || run.verify_mismatches || dead_sessions(&run) || run.logout_failures)
+		       ? 1
+		       : 0;
 }

@@ -13,8 +13,9 @@
 #   BENCH_DOC         where the results section is appended [docs/performance.md]; "-" = nowhere
 #   BENCH_NOTE        one line of free text added to the section
 #   BENCH_KEEP=1      keep the work directory (configs, logs, raw JSON)
+#   BENCH_SOAK=1      afterwards, the 1000-session memory soak (bench/soak.sh; SOAK_* knobs)
 # It measures and reports; missed targets do not change the exit status. Only a broken setup
-# (missing binaries, a daemon that does not start) exits non-zero.
+# (missing binaries, a daemon that does not start) or a failed soak exits non-zero.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -204,4 +205,12 @@ export BENCH_CLIENT="$LOAD_REL --url iscsi://$HOST:PORT/$IQN/LUN $(load_args RW 
 export BENCH_TGT_SETUP="tgtd -f --iscsi portal=$HOST:PORT; tgtadm --op new --mode logicalunit --tid 1 --lun 1 -b FILE (rdwr backing store)"
 python3 "$ROOT/bench/report.py" "$RESULTS" "$BENCH_DOC" || say "report failed (raw results: $RESULTS)"
 [ "${BENCH_KEEP:-0}" = 1 ] || [ ! -s "$WORK/targed.log" ] || { say "targed logged:"; tail -n 20 "$WORK/targed.log" >&2; }
+if [ "${BENCH_SOAK:-0}" = 1 ]; then
+	stop_daemons
+	soak_doc=$BENCH_DOC
+	[ "$soak_doc" != - ] || soak_doc=
+	# Lost data, or memory beyond the stated model, is a defect rather than a missed target.
+	BUILD=$BUILD TARGED=$TARGED ISCSI_LOAD=$LOAD SOAK_DOC=$soak_doc bash "$ROOT/bench/soak.sh" ||
+		die "the memory soak failed"
+fi
 exit 0

@@ -36,6 +36,8 @@ struct loader {
 static const char *const known_backends[] = {
 	"file", "block", "thin", "passthrough", "tape", "cdrom", NULL,
 };
+/* The backends that serve a direct-access (disk) logical unit. */
+static const char *const disk_backends[] = { "file", "block", "thin", NULL };
 
 /* The file libconfig names (a setting's or an error's): the loaded path, or an @include'd file. */
 static const char *source_name(const struct loader *ld, const char *file, char *buf, size_t len)
@@ -943,7 +945,7 @@ static int load_device(struct loader *ld, const config_setting_t *s, const char 
 {
 	static const char *const keys[] = {
 		"name", "backend", "path", "size", "block_size", "direct", "read_only",
-		"chunk_size", "serial", "protection", NULL,
+		"removable", "chunk_size", "serial", "protection", NULL,
 	};
 	if (check_group(ld, s, key, keys))
 		return -1;
@@ -1009,6 +1011,14 @@ static int load_device(struct loader *ld, const config_setting_t *s, const char 
 	dev->direct_set = rc > 0;
 	if (read_bool(ld, s, key, "read_only", &dev->read_only) < 0)
 		return -1;
+	rc = read_bool(ld, s, key, "removable", &dev->removable);
+	if (rc < 0)
+		return -1;
+	if (rc > 0 && dev->removable && !name_in(dev->backend, disk_backends)) {
+		join_key(child, key, "removable");
+		return fail(ld, config_setting_get_member(s, "removable"), child,
+			    "removable is only valid for disk backends (file, block, thin)");
+	}
 
 	rc = read_size(ld, s, key, "chunk_size", &dev->chunk_size, &where);
 	if (rc < 0)

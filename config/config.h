@@ -28,6 +28,7 @@ struct cfg_device {
 	bool direct;            /* O_DIRECT; default false for files, true for block devices */
 	bool direct_set;        /* whether `direct` appeared in the file */
 	bool read_only;
+	bool removable;         /* disks: the medium can be ejected and loaded (RMB) */
 	uint64_t chunk_size;    /* thin: allocation unit */
 	int protection_type;    /* 0 none, 1..3 */
 	char *pi_path;          /* default PATH.pi */

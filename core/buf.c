@@ -9,17 +9,19 @@
 /*
  * Size classes are powers of two from 4 KiB to 16 MiB. Freed buffers go back to a short
  * per-thread free list so the hot path does not hit the allocator (and never a shared lock).
+ * The lists are bounded in bytes as well as in count: without that, one burst of large
+ * commands would leave every thread holding up to 64 buffers of each class (2 GiB) for good.
  */
 #define CLASS_MIN_SHIFT 12
 #define CLASS_COUNT 13
-#define CLASS_KEEP 64
 
 struct free_list {
-	void *items[CLASS_KEEP];
+	void *items[TG_BUF_CACHE_PER_CLASS];
 	unsigned count;
 };
 
 static _Thread_local struct free_list free_lists[CLASS_COUNT];
+static _Thread_local size_t cached_bytes;
 static atomic_uint_fast64_t copied_bytes;
 
 static int size_class(size_t len)
@@ -37,10 +39,12 @@ int tg_buf_alloc(struct tg_buf *buf, size_t len)
 	size_t cap = cls >= 0 ? (size_t)1 << (CLASS_MIN_SHIFT + cls)
 			      : (len + TG_BUF_ALIGN - 1) & ~(size_t)(TG_BUF_ALIGN - 1);
 	void *p = NULL;
-	if (cls >= 0 && free_lists[cls].count)
+	if (cls >= 0 && free_lists[cls].count) {
 		p = free_lists[cls].items[--free_lists[cls].count];
-	else if (posix_memalign(&p, TG_BUF_ALIGN, cap) != 0)
+		cached_bytes -= cap;
+	} else if (posix_memalign(&p, TG_BUF_ALIGN, cap) != 0) {
 		return -ENOMEM;
+	}
 	buf->base = p;
 	buf->len = len;
 	buf->cap = cap;
@@ -55,12 +59,17 @@ void tg_buf_free(struct tg_buf *buf)
 		return;
 	int cls = size_class(buf->cap);
 	if (cls >= 0 && ((size_t)1 << (CLASS_MIN_SHIFT + cls)) == buf->cap &&
-	    free_lists[cls].count < CLASS_KEEP)
+	    free_lists[cls].count < TG_BUF_CACHE_PER_CLASS &&
+	    cached_bytes + buf->cap <= TG_BUF_CACHE_MAX_BYTES) {
 		free_lists[cls].items[free_lists[cls].count++] = buf->base;
-	else
+		cached_bytes += buf->cap;
+	} else {
 		free(buf->base);
+	}
 	memset(buf, 0, sizeof(*buf));
 }
+
+size_t tg_buf_cached_bytes(void) { return cached_bytes; }
 
 void tg_stats_count_copy(size_t bytes) { atomic_fetch_add(&copied_bytes, bytes); }
 uint64_t tg_stats_copied_bytes(void) { return atomic_load(&copied_bytes); }

@@ -25,6 +25,17 @@ struct tg_buf {
 int tg_buf_alloc(struct tg_buf *buf, size_t len);
 void tg_buf_free(struct tg_buf *buf);
 
+/*
+ * What each thread keeps of freed buffers for reuse (size classes are powers of two from
+ * 4 KiB to 16 MiB): at most TG_BUF_CACHE_PER_CLASS buffers of a class and
+ * TG_BUF_CACHE_MAX_BYTES in all; beyond that a freed buffer goes back to the allocator.
+ * This is the data-buffer memory a thread may hold while no command is outstanding.
+ */
+#define TG_BUF_CACHE_PER_CLASS 64
+#define TG_BUF_CACHE_MAX_BYTES ((size_t)32 << 20)
+/* Bytes the calling thread's free lists hold now. */
+size_t tg_buf_cached_bytes(void);
+
 static inline struct iovec tg_buf_iov(const struct tg_buf *buf)
 {
 	struct iovec v = { .iov_base = buf->base, .iov_len = buf->len };

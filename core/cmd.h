@@ -17,6 +17,8 @@ enum tg_cmd_flags {
 	TG_CMD_ANY_LUN = 1u << 2,     /* also answered for an unmapped LUN (INQUIRY, REPORT LUNS,
 				       * REQUEST SENSE) */
 	TG_CMD_CONFLICT_FREE = 1u << 3, /* allowed through any reservation (SPC-4 table 63) */
+	TG_CMD_MEDIUM_FREE = 1u << 4,   /* processed while a removable medium is ejected; the
+					 * others answer NOT READY, MEDIUM NOT PRESENT */
 	/*
 	 * The persistent-reservation class (core/reservation.c). A command with neither flag
 	 * nor TG_CMD_CONFLICT_FREE counts as a write: it conflicts with Write Exclusive and

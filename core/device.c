@@ -86,6 +86,7 @@ struct tg_device *tg_device_open(const struct cfg_device *cfg, char *err, size_t
 	/* Defaults the backend's open may override (a tape or CD backend sets its own type). */
 	dev->peripheral_type = SCSI_TYPE_DISK;
 	dev->backend_read_only = cfg->read_only;
+	dev->removable = cfg->removable;
 	dev->protection_type = cfg->protection_type;
 	dev->pi_host_profile = tg_pi_profile_find(cfg->pi_host_guard);
 	derive_identity(dev, cfg->serial);

@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 
 #include "core/lba_lock.h"
+#include "core/medium.h"
 #include "core/mode.h"
 
 struct tg_device;
@@ -75,6 +76,7 @@ struct tg_device {
 	bool can_write_zeroes;
 	bool write_cache;        /* WCE: writes may sit in a volatile cache until FLUSH */
 	bool rotational;
+	bool removable;          /* RMB: the medium can be ejected and loaded (core/medium.c) */
 
 	/* Identity, derived from the name so it is stable across restarts. */
 	uint64_t naa;            /* NAA type 6 high 64 bits (low 64 in naa_ext) */
@@ -97,6 +99,8 @@ struct tg_device {
 	struct tg_lba_lock_state lba_locks;
 	/* Mode parameters MODE SELECT changes (core/mode.c), one set for every nexus. */
 	struct tg_mode_state mode;
+	/* Loaded or ejected, and who prevents removal, when `removable` (core/medium.c). */
+	struct tg_medium_state medium;
 };
 
 /* Creates and opens a device from its config entry; NULL with err filled on failure. */

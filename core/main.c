@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/runtime.h"
 #include "transports/iscsi/iscsi.h"
+#include "transports/iser/iser.h"
 #include "transports/rdma/rdma.h"
 #include "transports/srp/srp.h"
 
@@ -39,6 +40,7 @@ static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	tg_info("targed", "signal %d: stopping", w->signum);
 	/* Closing the connections aborts what is in flight; commands already in the backend
 	 * finish there before their sessions are freed, so the loop runs until they have. */
+	iser_server_stop(&d->iscsi);
 	iscsi_server_stop(&d->iscsi);
 	srp_server_stop(d->srp);
 	ev_signal_stop(loop, &d->sigint);
@@ -115,6 +117,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", config_path, err);
 		return 1;
 	}
+	if (config->iser_listen.count) {
+		/* Without an RDMA device the iSER portals wait for a restart; iSCSI/TCP serves. */
+		if (tg_rdma_device_count() == 0)
+			tg_info("targed", "no RDMA device: the %zu iSER portal(s) are not started",
+				config->iser_listen.count);
+		else if (iser_server_start(&d.iscsi, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: %s\n", config_path, err);
+			return 1;
+		}
+	}
 	if (config->srp_listen.count) {
 		/* A machine without RDMA (a developer's laptop, CI) still serves iSCSI/TCP. */
 		if (tg_rdma_device_count() == 0)
@@ -140,7 +152,12 @@ int main(int argc, char **argv)
 
 	/* Let commands still in the backend come back (their sessions free themselves). */
 	tg_ioengine_destroy(engine);
+	iser_server_destroy(&d.iscsi);
 	srp_server_destroy(d.srp);
+	/* What the data path copied between wire and backend since start (0 is the zero-copy
+	 * promise of the RDMA transports without immediate data). */
+	tg_info("targed", "data path copies: %llu bytes",
+		(unsigned long long)tg_stats_copied_bytes());
 	tg_runtime_destroy(runtime);
 	tg_config_free(config);
 	tg_info("targed", "stopped");

@@ -3,6 +3,7 @@
 
 #include "core/cmd.h"
 #include "core/device.h"
+#include "core/medium.h"
 #include "core/pi.h"
 #include "core/reservation.h"
 #include "core/sbc_ext.h"
@@ -240,9 +241,6 @@ static void execute_synchronize_cache(struct tg_task *task)
 	start_io(task, req, flush_done);
 }
 
-/* START STOP UNIT: a virtual disk has no spindle or medium to move; START and LOEJ are no-ops. */
-static void execute_start_stop_unit(struct tg_task *task) { tg_task_complete(task, TG_SR_OK); }
-
 static uint64_t last_lba(const struct tg_device *dev)
 {
 	return dev->num_blocks ? dev->num_blocks - 1 : 0;
@@ -322,7 +320,7 @@ static enum tg_sense_reason parse_get_lba_status(struct tg_task *task)
 	return reason;
 }
 
-#define SPC_ANY_LUN (TG_CMD_ANY_LUN | TG_CMD_NO_UA | TG_CMD_CONFLICT_FREE)
+#define SPC_ANY_LUN (TG_CMD_ANY_LUN | TG_CMD_NO_UA | TG_CMD_CONFLICT_FREE | TG_CMD_MEDIUM_FREE)
 /* CONTROL byte usage: NACA is the only bit we examine. */
 #define CTL 0x04
 #define FF4 0xff, 0xff, 0xff, 0xff
@@ -345,8 +343,9 @@ static const struct tg_cmd_desc service_action_in_16_actions[] = {
 
 /* PERSISTENT RESERVE IN/OUT: core/reservation.c decodes every service action itself. */
 #define PR_IN(sa, nm)                                                                      \
-	{ .name = nm, .cdb_len = 10, .service_action = sa, .flags = TG_CMD_PR_SELF,          \
-	  .parse = tg_pr_parse_in, .execute = tg_pr_in,                                    \
+	{ .name = nm, .cdb_len = 10, .service_action = sa,                                 \
+	  .flags = TG_CMD_PR_SELF | TG_CMD_MEDIUM_FREE, .parse = tg_pr_parse_in,            \
+	  .execute = tg_pr_in,                                                             \
 	  .usage = { SCSI_PERSISTENT_RESERVE_IN, sa, 0, 0, 0, 0, 0, 0xff, 0xff, CTL } }
 static const struct tg_cmd_desc persistent_reserve_in_actions[] = {
 	PR_IN(TG_PR_READ_KEYS, "PERSISTENT RESERVE IN READ KEYS"),
@@ -359,8 +358,9 @@ static const struct tg_cmd_desc persistent_reserve_in_actions[] = {
 
 /* Byte 2 holds SCOPE and TYPE for the service actions that take a reservation type. */
 #define PR_OUT(sa, scope_type, nm)                                                         \
-	{ .name = nm, .cdb_len = 10, .service_action = sa, .flags = TG_CMD_PR_SELF,          \
-	  .parse = tg_pr_parse_out, .execute = tg_pr_out,                                  \
+	{ .name = nm, .cdb_len = 10, .service_action = sa,                                 \
+	  .flags = TG_CMD_PR_SELF | TG_CMD_MEDIUM_FREE, .parse = tg_pr_parse_out,           \
+	  .execute = tg_pr_out,                                                            \
 	  .usage = { SCSI_PERSISTENT_RESERVE_OUT, sa, scope_type, 0, 0, FF4, CTL } }
 static const struct tg_cmd_desc persistent_reserve_out_actions[] = {
 	PR_OUT(TG_PR_REGISTER, 0, "PERSISTENT RESERVE OUT REGISTER"),
@@ -430,12 +430,18 @@ const struct tg_cmd_desc tg_sbc_cmds[256] = {
 	[SCSI_INQUIRY] = { .name = "INQUIRY", .cdb_len = 6, .flags = SPC_ANY_LUN,
 		.parse = tg_spc_parse_inquiry, .execute = tg_spc_inquiry,
 		.usage = { SCSI_INQUIRY, 0x01, 0xff, 0xff, 0xff, CTL } },
-	[SCSI_MODE_SENSE_6] = { .name = "MODE SENSE(6)", .cdb_len = 6, .flags = TG_CMD_PR_READ,
+	[SCSI_MODE_SENSE_6] = { .name = "MODE SENSE(6)", .cdb_len = 6,
+		.flags = TG_CMD_PR_READ | TG_CMD_MEDIUM_FREE,
 		.parse = tg_spc_parse_mode_sense, .execute = tg_spc_mode_sense,
 		.usage = { SCSI_MODE_SENSE_6, 0x08, 0xff, 0xff, 0xff, CTL } },
 	[SCSI_START_STOP_UNIT] = { .name = "START STOP UNIT", .cdb_len = 6,
-		.parse = tg_cmd_parse_no_data, .execute = execute_start_stop_unit,
+		.flags = TG_CMD_MEDIUM_FREE, .parse = tg_sbc_parse_start_stop_unit,
+		.execute = tg_sbc_start_stop_unit,
 		.usage = { SCSI_START_STOP_UNIT, 0x01, 0, 0x0f, 0xf7, CTL } },
+	[SCSI_PREVENT_ALLOW_MEDIUM_REMOVAL] = { .name = "PREVENT ALLOW MEDIUM REMOVAL", .cdb_len = 6,
+		.flags = TG_CMD_MEDIUM_FREE, .supported = tg_medium_offers_prevent_allow,
+		.parse = tg_sbc_parse_prevent_allow, .execute = tg_sbc_prevent_allow,
+		.usage = { SCSI_PREVENT_ALLOW_MEDIUM_REMOVAL, 0, 0, 0, 0x03, CTL } },
 	[SCSI_READ_CAPACITY_10] = { .name = "READ CAPACITY(10)", .cdb_len = 10,
 		.flags = TG_CMD_CONFLICT_FREE, .parse = parse_read_capacity_10,
 		.execute = execute_read_capacity_10,
@@ -455,7 +461,7 @@ const struct tg_cmd_desc tg_sbc_cmds[256] = {
 		.parse = parse_synchronize_cache, .execute = execute_synchronize_cache,
 		.usage = { SCSI_SYNCHRONIZE_CACHE_10, 0x02, FF4, 0, 0xff, 0xff, CTL } },
 	[SCSI_MODE_SENSE_10] = { .name = "MODE SENSE(10)", .cdb_len = 10,
-		.flags = TG_CMD_PR_READ, .parse = tg_spc_parse_mode_sense, .execute = tg_spc_mode_sense,
+		.flags = TG_CMD_PR_READ | TG_CMD_MEDIUM_FREE, .parse = tg_spc_parse_mode_sense, .execute = tg_spc_mode_sense,
 		.usage = { SCSI_MODE_SENSE_10, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, CTL } },
 	[SCSI_READ_16] = { .name = "READ(16)", .cdb_len = 16, .flags = TG_CMD_PR_READ,
 		.parse = parse_read_write,
@@ -531,17 +537,21 @@ const struct tg_cmd_desc tg_sbc_cmds[256] = {
 		.flags = TG_CMD_PR_READ, .parse = tg_sbc_parse_read_defect_data, .execute = tg_sbc_read_defect_data,
 		.usage = { SCSI_READ_DEFECT_DATA_12, 0x1f, 0, 0, 0, 0, FF4, 0, CTL } },
 	/* Reservations (core/reservation.c) and MAINTENANCE IN (core/maintenance_in.c). */
-	[SCSI_RESERVE_6] = { .name = "RESERVE(6)", .cdb_len = 6, .flags = TG_CMD_PR_SELF,
-		.parse = tg_pr_parse_reserve, .execute = tg_pr_reserve,
+	[SCSI_RESERVE_6] = { .name = "RESERVE(6)", .cdb_len = 6,
+		.flags = TG_CMD_PR_SELF | TG_CMD_MEDIUM_FREE, .parse = tg_pr_parse_reserve,
+		.execute = tg_pr_reserve,
 		.usage = { SCSI_RESERVE_6, 0, 0, 0, 0, CTL } },
-	[SCSI_RELEASE_6] = { .name = "RELEASE(6)", .cdb_len = 6, .flags = TG_CMD_PR_SELF,
-		.parse = tg_pr_parse_release, .execute = tg_pr_release,
+	[SCSI_RELEASE_6] = { .name = "RELEASE(6)", .cdb_len = 6,
+		.flags = TG_CMD_PR_SELF | TG_CMD_MEDIUM_FREE, .parse = tg_pr_parse_release,
+		.execute = tg_pr_release,
 		.usage = { SCSI_RELEASE_6, 0, 0, 0, 0, CTL } },
-	[SCSI_RESERVE_10] = { .name = "RESERVE(10)", .cdb_len = 10, .flags = TG_CMD_PR_SELF,
-		.parse = tg_pr_parse_reserve, .execute = tg_pr_reserve,
+	[SCSI_RESERVE_10] = { .name = "RESERVE(10)", .cdb_len = 10,
+		.flags = TG_CMD_PR_SELF | TG_CMD_MEDIUM_FREE, .parse = tg_pr_parse_reserve,
+		.execute = tg_pr_reserve,
 		.usage = { SCSI_RESERVE_10, 0, 0, 0, 0, 0, 0, 0, 0, CTL } },
-	[SCSI_RELEASE_10] = { .name = "RELEASE(10)", .cdb_len = 10, .flags = TG_CMD_PR_SELF,
-		.parse = tg_pr_parse_release, .execute = tg_pr_release,
+	[SCSI_RELEASE_10] = { .name = "RELEASE(10)", .cdb_len = 10,
+		.flags = TG_CMD_PR_SELF | TG_CMD_MEDIUM_FREE, .parse = tg_pr_parse_release,
+		.execute = tg_pr_release,
 		.usage = { SCSI_RELEASE_10, 0, 0, 0, 0, 0, 0, 0, 0, CTL } },
 	[SCSI_PERSISTENT_RESERVE_IN] = { .name = "PERSISTENT RESERVE IN", .cdb_len = 10,
 		.flags = TG_CMD_PR_SELF, .parse = tg_cmd_parse_unknown_service_action,
@@ -557,10 +567,10 @@ const struct tg_cmd_desc tg_sbc_cmds[256] = {
 		.usage = { SCSI_MAINTENANCE_IN } },
 	/* MODE SELECT (core/mode.c) and third-party copy (core/xcopy.c). */
 	[SCSI_MODE_SELECT_6] = { .name = "MODE SELECT(6)", .cdb_len = 6,
-		.parse = tg_spc_parse_mode_select, .execute = tg_spc_mode_select,
+		.flags = TG_CMD_MEDIUM_FREE, .parse = tg_spc_parse_mode_select, .execute = tg_spc_mode_select,
 		.usage = { SCSI_MODE_SELECT_6, 0x11, 0, 0, 0xff, CTL } },
 	[SCSI_MODE_SELECT_10] = { .name = "MODE SELECT(10)", .cdb_len = 10,
-		.parse = tg_spc_parse_mode_select, .execute = tg_spc_mode_select,
+		.flags = TG_CMD_MEDIUM_FREE, .parse = tg_spc_parse_mode_select, .execute = tg_spc_mode_select,
 		.usage = { SCSI_MODE_SELECT_10, 0x11, 0, 0, 0, 0, 0, 0xff, 0xff, CTL } },
 	[SCSI_EXTENDED_COPY] = { .name = "THIRD-PARTY COPY OUT", .cdb_len = 16,
 		.parse = tg_cmd_parse_unknown_service_action,

@@ -61,6 +61,8 @@ static void put_ascii(uint8_t *dst, size_t n, const char *src)
 static size_t standard_inquiry(const struct tg_task *task, uint8_t *buf)
 {
 	buf[0] = peripheral_byte(task);
+	if (task->dev && task->dev->removable)
+		buf[1] = 0x80; /* RMB (core/medium.c) */
 	buf[2] = 0x06; /* VERSION: SPC-4 */
 	buf[3] = 0x10 | 0x02; /* HISUP, RESPONSE DATA FORMAT 2 */
 	buf[4] = INQ_STANDARD_LEN - 5;

@@ -7,6 +7,7 @@
 #include "core/cmd.h"
 #include "core/lba_lock.h"
 #include "core/log.h"
+#include "core/medium.h"
 #include "core/mode.h"
 #include "core/nexus.h"
 #include "core/reservation.h"
@@ -236,6 +237,11 @@ void tg_task_submit(struct tg_task *task)
 	}
 	if (task->dev && tg_pr_check(task) != TG_SR_OK) {
 		tg_task_complete(task, TG_SR_RESERVATION_CONFLICT);
+		return;
+	}
+	/* SBC-3 4.x: without a medium, only what needs none is processed. */
+	if (task->dev && !(task->cmd->flags & TG_CMD_MEDIUM_FREE) && !tg_medium_present(task->dev)) {
+		tg_task_complete(task, TG_SR_MEDIUM_NOT_PRESENT);
 		return;
 	}
 	/* Before the CDB is decoded: a read-only mapping (or SWP) refuses every medium change,

@@ -8,6 +8,7 @@
 #include "core/cmd.h"
 #include "core/device.h"
 #include "core/log.h"
+#include "core/medium.h"
 #include "core/nexus.h"
 #include "core/reservation.h"
 #include "core/scsi.h"
@@ -235,6 +236,7 @@ static void reset_logical_unit(struct tg_tmf *tmf, struct tg_device *dev,
 			     .reset_ua = ua };
 	tg_nexus_for_each_mapping(dev, lu_walk_nexus, &w);
 	tg_pr_lun_reset(dev);
+	tg_medium_lun_reset(dev);
 }
 
 static const struct tg_lun_entry *lun_of(struct tg_nexus *nexus, uint64_t lun)

@@ -134,6 +134,9 @@ struct copy_job {
 	uint64_t chunk_offset, chunk_len;
 	bool in_submit;          /* the trampoline: a completion inside submit is deferred */
 	bool completed_in_submit;
+	bool in_run;             /* steps are running: finishing waits for them to return */
+	bool finished;
+	enum tg_sense_reason outcome;
 	void (*resume)(struct copy_job *job);
 	uint64_t bytes_copied;
 };
@@ -155,9 +158,11 @@ static enum tg_sense_reason invalid_param(struct tg_task *task, size_t byte, int
 	return TG_SR_INVALID_FIELD_IN_PARAM_LIST;
 }
 
-static void job_finish(struct copy_job *job, enum tg_sense_reason reason)
+/* Records the outcome and completes the command, freeing the job. */
+static void job_complete(struct copy_job *job)
 {
 	struct tg_task *task = job->task;
+	enum tg_sense_reason reason = job->outcome;
 	if (job->record) {
 		uint8_t sense[TG_SENSE_MAX];
 		size_t sense_len = tg_sense_build(sense, sizeof(sense), reason, &task->sense_info,
@@ -183,6 +188,15 @@ static void job_finish(struct copy_job *job, enum tg_sense_reason reason)
 	tg_task_complete(task, reason);
 }
 
+/* The copy is over: completed at once, or by run() once the steps on the stack return. */
+static void job_finish(struct copy_job *job, enum tg_sense_reason reason)
+{
+	job->outcome = reason;
+	job->finished = true;
+	if (!job->in_run)
+		job_complete(job);
+}
+
 static void job_progress(struct copy_job *job)
 {
 	if (!job->record)
@@ -195,6 +209,8 @@ static void job_progress(struct copy_job *job)
 
 /* Backend completions run `resume`; one that arrives inside tg_device_submit is picked up by
  * the submitter's loop, so a backend answering at once cannot grow the stack chunk by chunk. */
+static void run(struct copy_job *job, void (*step)(struct copy_job *job));
+
 static void io_done(struct tg_io *io)
 {
 	struct copy_job *job = io->priv;
@@ -202,7 +218,7 @@ static void io_done(struct tg_io *io)
 		job->completed_in_submit = true;
 		return;
 	}
-	job->resume(job);
+	run(job, job->resume);
 }
 
 static void submit(struct copy_job *job, struct copy_target *target, enum tg_io_op op,
@@ -239,14 +255,19 @@ static void fail_io(struct copy_job *job)
 	job_finish(job, TG_SR_COPY_ABORTED);
 }
 
-/* Runs `step` and every step a backend completes inside submit, iteratively. */
+/* Runs `step` and every step a backend completes inside submit, iteratively, then completes
+ * the command if one of them finished the copy. */
 static void run(struct copy_job *job, void (*step)(struct copy_job *job))
 {
+	job->in_run = true;
 	step(job);
-	while (job->completed_in_submit) {
+	while (!job->finished && job->completed_in_submit) {
 		job->completed_in_submit = false;
 		job->resume(job);
 	}
+	job->in_run = false;
+	if (job->finished)
+		job_complete(job);
 }
 
 static void chunk_written(struct copy_job *job)
@@ -277,6 +298,10 @@ static void chunk_read(struct copy_job *job)
 {
 	if (job->io.result < 0) {
 		fail_io(job);
+		return;
+	}
+	if (abort_requested(job->task)) {
+		job_finish(job, TG_SR_TASK_ABORTED);
 		return;
 	}
 	/* The destination range is held like any writer's, so COMPARE AND WRITE stays atomic. */
@@ -639,7 +664,7 @@ size_t tg_xcopy_vpd_third_party_copy(const struct tg_task *task, unsigned char *
 	uint8_t *d = body;
 	/* Supported Commands: each third-party copy opcode with the service actions it has. */
 	const uint8_t commands[] = {
-		9,
+		8,
 		SCSI_EXTENDED_COPY, 1, SA_EXTENDED_COPY_LID1,
 		SCSI_RECEIVE_COPY_RESULTS, 3, SA_COPY_STATUS, SA_OPERATING_PARAMETERS,
 		SA_FAILED_SEGMENT_DETAILS,
@@ -679,7 +704,8 @@ const struct tg_cmd_desc tg_spc_copy_out_actions[] = {
 };
 
 #define COPY_IN(sa, nm, handler, list_id)                                                  \
-	{ .name = nm, .cdb_len = 16, .service_action = sa, .flags = TG_CMD_PR_READ,          \
+	{ .name = nm, .cdb_len = 16, .service_action = sa,                                 \
+	  .flags = TG_CMD_PR_READ | TG_CMD_MEDIUM_FREE,                                    \
 	  .parse = parse_receive_copy_results, .execute = handler,                         \
 	  .usage = { SCSI_RECEIVE_COPY_RESULTS, sa, list_id, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, \
 		     0xff, 0xff, 0, CTL } }

@@ -1,11 +1,13 @@
 #!/bin/bash
-# Protection information end to end: a type 1 LUN advertises it, PI round-trips with WRPROTECT/RDPROTECT, bad PI is refused, and a bit flipped in the image fails the next read of that block only.
+# Protection information end to end: a type 1 LUN advertises it, PI round-trips with WRPROTECT/RDPROTECT, bad PI is refused, a bit flipped in the image fails the next read of that block only; type 2's 32-byte CDBs.
 source "$(dirname "$0")/lib.sh"
 tg_require_targed "protection information and its sidecar file are targed's"
 : "${PICHECK:?PICHECK must name the picheck client (ctest sets it)}"
 
 tg_device pi0 16M 512 1
 tg_lun "$TG_IQN" 0 pi0
+tg_device pi2 4M 512 2
+tg_lun "$TG_IQN" 1 pi2
 tg_start
 url=$(tg_url 0)
 grep -q "pi0: protection type 1, 512+8 bytes per block, PI profile t10dif-crc16" "$TG_LOG" ||
@@ -57,4 +59,8 @@ flip_bit "$image" 212
 "$PICHECK" "$url" read-fails 208 8 212 || tg_fail "corruption made while running"
 # Rewriting the block heals it.
 "$PICHECK" "$url" write-plain 205 1 9 || tg_fail "rewrite of the corrupted block"
+
+# Type 2: its 32-byte CDBs travel in an Extended CDB AHS (raw PDUs; libiscsi stops at 16).
+python3 "$TG_INTEGRATION_DIR/pi_type2.py" "$TG_HOST" "$TG_PORT" "$TG_IQN" 1 ||
+	tg_fail "type 2 32-byte CDBs"
 tg_assert_alive "after the PI checks"

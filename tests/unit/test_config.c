@@ -337,6 +337,9 @@ static const struct error_case error_cases[] = {
 	{ "serial_with_space",
 	  "devices = ( { name = \"d0\"; backend = \"file\"; path = \"x\";\n  serial = \"AB CD\"; } );\n",
 	  2, "devices[0].serial", "printable ASCII without spaces" },
+	{ "removable_tape",
+	  "devices = ( { name = \"t0\"; backend = \"tape\"; path = \"x\";\n  removable = true; } );\n",
+	  2, "devices[0].removable", "only valid for disk backends" },
 };
 
 static void run_error_case(void **state)
@@ -650,6 +653,16 @@ static void test_iscsi_name_length_limit(void **state)
 	expect_error_in(write_temp("case.conf", text), 1, "targets[0].name", "longer than 223 bytes");
 }
 
+static void test_removable_disk(void **state)
+{
+	struct tg_config *c = load_ok(write_temp(
+		"case.conf", "devices = ( { name = \"d0\"; backend = \"file\"; path = \"x\"; removable = true; },\n"
+			     "  { name = \"d1\"; backend = \"file\"; path = \"y\"; } );\n"));
+	assert_true(c->devices[0].removable);
+	assert_false(c->devices[1].removable);
+	tg_config_free(c);
+}
+
 static int make_temp_dir(void **state)
 {
 	return mkdtemp(temp_dir) ? 0 : -1;
@@ -678,6 +691,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_of_empty_file),
 		cmocka_unit_test(test_values_land_in_model),
 		cmocka_unit_test(test_iscsi_name_length_limit),
+		cmocka_unit_test(test_removable_disk),
 	};
 	size_t error_count = sizeof(error_cases) / sizeof(error_cases[0]);
 	size_t fixed_count = sizeof(fixed) / sizeof(fixed[0]);

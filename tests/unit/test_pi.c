@@ -621,6 +621,25 @@ static void test_rdprotect_table(void **state)
 	disk_block(f, LUN_T1, 41)[0] ^= 0x80;
 }
 
+/* With D_SENSE = 1 the failing LBA travels in a descriptor: all 64 bits of it. */
+static void test_descriptor_sense(void **state)
+{
+	struct fixture *f = *state;
+	atomic_store(&f->devs[LUN_T1].mode.descriptor_sense, true);
+	disk_block(f, LUN_T1, 44)[3] ^= 0x40;
+	struct fake_response *r = read_pi(f, LUN_T1, SCSI_READ_16, 0, 40, 8);
+	assert_int_equal(r->status, SCSI_STATUS_CHECK_CONDITION);
+	assert_int_equal(r->sense[0], 0x72);
+	assert_int_equal(r->sense[1], SCSI_SK_ABORTED_COMMAND);
+	assert_int_equal(r->sense[2], 0x10);
+	assert_int_equal(r->sense[3], 0x01);
+	assert_int_equal(r->sense[8], 0x00); /* information descriptor */
+	assert_int_equal(r->sense[10] & 0x80, 0x80);
+	assert_int_equal(get_be64(r->sense + 12), 44);
+	disk_block(f, LUN_T1, 44)[3] ^= 0x40;
+	atomic_store(&f->devs[LUN_T1].mode.descriptor_sense, false);
+}
+
 static void test_escape_values(void **state)
 {
 	struct fixture *f = *state;
@@ -1267,6 +1286,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_plain_write_generates_pi, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrprotect_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdprotect_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_descriptor_sense, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_escape_values, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unprotected_and_type2_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_type2_32_byte_cdbs, setup, teardown),

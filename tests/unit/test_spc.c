@@ -189,8 +189,8 @@ static void test_vpd_supported_pages(void **state)
 	struct fixture *f = *state;
 	struct fake_response *r = inquiry(f, LUN_DISK0, true, 0x00, 255, 255);
 	assert_good(r);
-	static const uint8_t expected[] = { 0x00, 0x00, 0x00, 7,    0x00, 0x80,
-					    0x83, 0x86, 0xb0, 0xb1, 0xb2 };
+	static const uint8_t expected[] = { 0x00, 0x00, 0x00, 8,    0x00, 0x80,
+					    0x83, 0x86, 0x8f, 0xb0, 0xb1, 0xb2 };
 	assert_int_equal(r->data_len, sizeof(expected));
 	assert_memory_equal(r->data, expected, sizeof(expected));
 	/* Every listed page answers. */

@@ -1,4 +1,4 @@
-/* iSCSI/TCP connections: the receive state machine, PDU dispatch, and the batched send queue. */
+/* iSCSI connections: PDU dispatch and close shared by every datamover; the TCP datamover's receive state machine and batched send queue. */
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "core/scsi.h"
+#include "core/target.h"
 #include "transports/iscsi/digest.h"
 #include "transports/iscsi/iscsi.h"
 
@@ -72,6 +73,20 @@ static void rx_expect_bhs(struct iscsi_conn *conn)
 	conn->rx_discard = false;
 }
 
+void iscsi_conn_init(struct iscsi_server *server, struct iscsi_conn *conn,
+		     const struct iscsi_datamover *dm, const struct iscsi_target_limits *limits,
+		     const char *peer)
+{
+	conn->server = server;
+	conn->dm = dm;
+	conn->limits = limits;
+	conn->fd = -1;
+	conn->phase = ISCSI_PHASE_LOGIN;
+	snprintf(conn->peer, sizeof(conn->peer), "%s", peer);
+	conn->next = server->conns;
+	server->conns = conn;
+}
+
 void iscsi_conn_accept(struct iscsi_server *server, int fd, const struct sockaddr_storage *peer)
 {
 	struct iscsi_conn *conn = calloc(1, sizeof(*conn));
@@ -86,13 +101,11 @@ void iscsi_conn_accept(struct iscsi_server *server, int fd, const struct sockadd
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	socklen_t len = sizeof(conn->local_addr);
 	getsockname(fd, (struct sockaddr *)&conn->local_addr, &len);
-	conn->server = server;
+	char name[sizeof(conn->peer)];
+	format_peer(peer, name, sizeof(name));
+	iscsi_conn_init(server, conn, &iscsi_tcp_datamover, &server->limits, name);
 	conn->fd = fd;
 	conn->rx_ctrl = ctrl;
-	conn->phase = ISCSI_PHASE_LOGIN;
-	format_peer(peer, conn->peer, sizeof(conn->peer));
-	conn->next = server->conns;
-	server->conns = conn;
 	rx_expect_bhs(conn);
 	ev_io_init(&conn->read_watcher, conn_read_cb, fd, EV_READ);
 	conn->read_watcher.data = conn;
@@ -111,8 +124,6 @@ static void conn_unlink(struct iscsi_conn *conn)
 		}
 	}
 }
-
-static void tx_sent(struct iscsi_conn *conn, struct iscsi_tx_pdu *pdu);
 
 /*
  * Responses produced while the loop handles one batch of events (a burst of backend
@@ -177,29 +188,40 @@ void iscsi_conn_free(struct iscsi_conn *conn)
 	}
 	iscsi_login_cleanup(conn);
 	unschedule_flush(conn);
+	conn->dm->destroy(conn);
+}
+
+static void tcp_destroy(struct iscsi_conn *conn)
+{
 	free(conn->rx_stash);
 	free(conn->rx_ctrl);
 	free(conn);
+}
+
+static void tcp_close(struct iscsi_conn *conn)
+{
+	ev_io_stop(conn->server->loop, &conn->read_watcher);
+	ev_io_stop(conn->server->loop, &conn->write_watcher);
+	if (conn->fd >= 0)
+		close(conn->fd);
+	conn->fd = -1;
+	/* Unsent PDUs are dropped; the commands they belong to are released. */
+	while (conn->tx_head) {
+		struct iscsi_tx_pdu *pdu = conn->tx_head;
+		conn->tx_head = pdu->next;
+		iscsi_tx_done(conn, pdu);
+	}
+	conn->tx_tail = NULL;
 }
 
 void iscsi_conn_close(struct iscsi_conn *conn, const char *why)
 {
 	if (conn->phase == ISCSI_PHASE_CLOSING)
 		return;
-	tg_info("iscsi", "closing connection %s: %s", conn->peer, why);
+	tg_info("iscsi", "closing %s connection %s: %s", conn->dm->name, conn->peer, why);
 	conn->phase = ISCSI_PHASE_CLOSING;
-	ev_io_stop(conn->server->loop, &conn->read_watcher);
-	ev_io_stop(conn->server->loop, &conn->write_watcher);
-	close(conn->fd);
-	conn->fd = -1;
 	conn_unlink(conn);
-	/* Unsent PDUs are dropped; the commands they belong to are released. */
-	while (conn->tx_head) {
-		struct iscsi_tx_pdu *pdu = conn->tx_head;
-		conn->tx_head = pdu->next;
-		tx_sent(conn, pdu);
-	}
-	conn->tx_tail = NULL;
+	conn->dm->close(conn);
 	if (conn->session) {
 		struct iscsi_session *session = conn->session;
 		/* The session goes with its only connection (ErrorRecoveryLevel 0). It frees the
@@ -243,9 +265,14 @@ static void finalize_digests(struct iscsi_conn *conn, struct iscsi_tx_pdu *pdu)
 void iscsi_conn_queue(struct iscsi_conn *conn, struct iscsi_tx_pdu *pdu)
 {
 	if (conn->phase == ISCSI_PHASE_CLOSING) {
-		tx_sent(conn, pdu);
+		iscsi_tx_done(conn, pdu);
 		return;
 	}
+	conn->dm->queue(conn, pdu);
+}
+
+static void tcp_queue(struct iscsi_conn *conn, struct iscsi_tx_pdu *pdu)
+{
 	finalize_digests(conn, pdu);
 	pdu->next = NULL;
 	if (conn->tx_tail)
@@ -280,7 +307,7 @@ void iscsi_conn_send(struct iscsi_conn *conn, const uint8_t bhs[ISCSI_BHS_LEN], 
 }
 
 /* A PDU has left (or will never leave): drop its hold on its command. */
-static void tx_sent(struct iscsi_conn *conn, struct iscsi_tx_pdu *pdu)
+void iscsi_tx_done(struct iscsi_conn *conn, struct iscsi_tx_pdu *pdu)
 {
 	struct iscsi_cmd *cmd = pdu->cmd;
 	tx_free(pdu);
@@ -289,6 +316,12 @@ static void tx_sent(struct iscsi_conn *conn, struct iscsi_tx_pdu *pdu)
 }
 
 void iscsi_conn_flush(struct iscsi_conn *conn)
+{
+	if (conn->phase != ISCSI_PHASE_CLOSING)
+		conn->dm->flush(conn);
+}
+
+static void tcp_flush(struct iscsi_conn *conn)
 {
 	while (conn->tx_head && conn->phase != ISCSI_PHASE_CLOSING) {
 		struct iovec iov[TX_BATCH_IOV];
@@ -341,7 +374,7 @@ void iscsi_conn_flush(struct iscsi_conn *conn)
 			if (!conn->tx_head)
 				conn->tx_tail = NULL;
 			bool close_after = pdu->close_after;
-			tx_sent(conn, pdu);
+			iscsi_tx_done(conn, pdu);
 			if (close_after) {
 				iscsi_conn_close(conn, "logout complete");
 				return;
@@ -357,6 +390,14 @@ void iscsi_conn_flush(struct iscsi_conn *conn)
 static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	iscsi_conn_flush(w->data);
+}
+
+static void tcp_receive_pause(struct iscsi_conn *conn, bool paused)
+{
+	if (paused)
+		ev_io_stop(conn->server->loop, &conn->read_watcher);
+	else
+		ev_io_start(conn->server->loop, &conn->read_watcher);
 }
 
 void iscsi_conn_reject(struct iscsi_conn *conn, uint8_t reason, const uint8_t *bad_bhs)
@@ -428,7 +469,7 @@ static void handle_logout(struct iscsi_conn *conn, const struct iscsi_hdr *hdr)
 }
 
 /* A complete PDU (header and data) has arrived. */
-static void dispatch(struct iscsi_conn *conn)
+void iscsi_conn_dispatch(struct iscsi_conn *conn)
 {
 	const struct iscsi_hdr *hdr = &conn->rx_hdr;
 	const uint8_t *data = conn->rx_data;
@@ -479,8 +520,7 @@ static void dispatch(struct iscsi_conn *conn)
 	}
 }
 
-/* Header (BHS, AHS, header digest) is complete: decide where the data segment goes. */
-static void header_done(struct iscsi_conn *conn)
+int iscsi_conn_rx_begin(struct iscsi_conn *conn)
 {
 	const struct iscsi_hdr *hdr = &conn->rx_hdr;
 	conn->rx_data = NULL;
@@ -497,12 +537,19 @@ static void header_done(struct iscsi_conn *conn)
 	} else {
 		conn->rx_data = conn->rx_ctrl;
 	}
-	if (rc != 0) {
+	return rc;
+}
+
+/* Header (BHS, AHS, header digest) is complete: decide where the data segment goes. */
+static void header_done(struct iscsi_conn *conn)
+{
+	const struct iscsi_hdr *hdr = &conn->rx_hdr;
+	if (iscsi_conn_rx_begin(conn) != 0) {
 		iscsi_conn_close(conn, "malformed PDU");
 		return;
 	}
 	if (hdr->data_len == 0) {
-		dispatch(conn);
+		iscsi_conn_dispatch(conn);
 		if (conn->phase != ISCSI_PHASE_CLOSING)
 			rx_expect_bhs(conn);
 		return;
@@ -598,7 +645,7 @@ static bool rx_stage_done(struct iscsi_conn *conn)
 			iscsi_conn_close(conn, "data digest error");
 			return false;
 		}
-		dispatch(conn);
+		iscsi_conn_dispatch(conn);
 		if (conn->phase == ISCSI_PHASE_CLOSING)
 			return false;
 		rx_expect_bhs(conn);
@@ -682,3 +729,15 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (receiving_freed)
 		iscsi_conn_free(conn);
 }
+
+const struct iscsi_datamover iscsi_tcp_datamover = {
+	.name = "tcp",
+	.transport = TG_TRANSPORT_ISCSI,
+	.queue = tcp_queue,
+	.flush = tcp_flush,
+	.solicit = iscsi_tcp_send_r2ts,
+	.send_read_data = iscsi_tcp_send_data_in,
+	.close = tcp_close,
+	.destroy = tcp_destroy,
+	.receive_pause = tcp_receive_pause,
+};

@@ -16,6 +16,9 @@
 struct tg_runtime;
 struct iscsi_conn;
 struct iscsi_session;
+struct iscsi_cmd;
+struct iscsi_tx_pdu;
+struct iser_server;
 
 /* Commands a session may have in flight; MaxCmdSN advertises the free slots. */
 #define ISCSI_SESSION_CMDS 128
@@ -68,6 +71,42 @@ struct iscsi_tx_pdu {
 
 enum iscsi_conn_phase { ISCSI_PHASE_LOGIN, ISCSI_PHASE_FULL_FEATURE, ISCSI_PHASE_CLOSING };
 
+/*
+ * The datamover: the only part in which iSCSI over TCP and iSER (RFC 7145) differ. Login,
+ * negotiation, sessions, sequence numbers, task management, discovery, CHAP and access rules
+ * are shared. A datamover hands each complete received PDU to the common layer through
+ * iscsi_conn_rx_begin (where does its data segment go) and iscsi_conn_dispatch.
+ */
+struct iscsi_datamover {
+	const char *name;          /* for logs: "tcp", "iser" */
+	unsigned transport;        /* TG_TRANSPORT_ISCSI or TG_TRANSPORT_ISER: what a target allows */
+	/* Takes pdu for sending, after those queued before it; iscsi_tx_done once it has left or
+	 * never will. Not called on a closing connection. */
+	void (*queue)(struct iscsi_conn *conn, struct iscsi_tx_pdu *pdu);
+	/* Pushes out what is queued. May close the connection. */
+	void (*flush)(struct iscsi_conn *conn);
+	/* The write command needs [cmd->solicited, task.data.len) beyond what the initiator sends
+	 * unsolicited: ask for it (TCP: R2Ts; iSER: RDMA READ from the initiator's write buffer).
+	 * What arrives is counted in cmd->received, then iscsi_cmd_check_write_done. */
+	void (*solicit)(struct iscsi_cmd *cmd);
+	/* Sends a read command's task.data; returns true when the status went with it (TCP's
+	 * Data-In with S bit), false when a SCSI Response must follow (queued after, it never
+	 * overtakes the data). */
+	bool (*send_read_data)(struct iscsi_cmd *cmd, bool with_status);
+	/* The connection is closing: stop receiving, drop what was not sent (idempotent). */
+	void (*close)(struct iscsi_conn *conn);
+	/* Frees the connection (its session and login have let go of it). */
+	void (*destroy)(struct iscsi_conn *conn);
+	/* Optional: stop/resume delivering received PDUs (a login parked for reinstatement). */
+	void (*receive_pause)(struct iscsi_conn *conn, bool paused);
+	/* Optional: the session exists and the final login response is about to be queued
+	 * (iSER posts the receives the negotiated parameters need). 0, or -1 to fail the login. */
+	int (*full_feature)(struct iscsi_conn *conn);
+	/* Optional: data buffers the datamover can move without a copy (iSER: RDMA-registered). */
+	int (*alloc_buf)(struct iscsi_conn *conn, struct tg_buf *buf, size_t len);
+	void (*free_buf)(struct iscsi_conn *conn, struct tg_buf *buf);
+};
+
 enum iscsi_rx_stage { ISCSI_RX_BHS, ISCSI_RX_AHS, ISCSI_RX_DATA };
 
 struct iscsi_portal {
@@ -91,11 +130,17 @@ struct iscsi_server {
 	struct iscsi_conn *flush_list;  /* connections with responses to send this loop pass */
 	struct ev_prepare flush_watcher;
 	uint16_t next_tsih;
+	/* iSER portals (RDMA-CM), listed by SendTargets beside the TCP ones; NULL without iSER. */
+	struct iscsi_portal *iser_portals;
+	size_t iser_portal_count;
+	struct iser_server *iser;
 };
 
 struct iscsi_conn {
 	struct iscsi_server *server;
 	struct iscsi_conn *next;
+	const struct iscsi_datamover *dm;
+	const struct iscsi_target_limits *limits; /* what this connection's login may agree to */
 	int fd;
 	char peer[INET6_ADDRSTRLEN + 8];
 	struct sockaddr_storage local_addr;
@@ -169,6 +214,9 @@ struct iscsi_session {
 	uint32_t next_ttt;
 	bool dying;                /* torn down; freed when the last command returns */
 	struct iscsi_conn *successor; /* a login reinstating this session waits for its end */
+	/* Commands the CmdSN window lets the initiator have at once; 0 means ISCSI_SESSION_CMDS
+	 * (iSER bounds it by the receives it has posted). */
+	unsigned cmd_limit;
 };
 
 /* A task management request that answers once every command it aborted has returned. */
@@ -186,7 +234,20 @@ int iscsi_server_start(struct iscsi_server *server, struct ev_loop *loop,
 void iscsi_server_stop(struct iscsi_server *server);
 
 /* conn.c */
+extern const struct iscsi_datamover iscsi_tcp_datamover;
 void iscsi_conn_accept(struct iscsi_server *server, int fd, const struct sockaddr_storage *peer);
+/* Common set-up of a new connection (any datamover): login phase, on the server's list. */
+void iscsi_conn_init(struct iscsi_server *server, struct iscsi_conn *conn,
+		     const struct iscsi_datamover *dm, const struct iscsi_target_limits *limits,
+		     const char *peer);
+/* A received PDU's header is in conn->rx_bhs/rx_ahs/rx_hdr: decides where its data segment
+ * goes (conn->rx_data, or conn->rx_discard), preparing the command it belongs to.
+ * Control data (login, text, NOP) goes to conn->rx_ctrl. 0, or -1: malformed, close. */
+int iscsi_conn_rx_begin(struct iscsi_conn *conn);
+/* The PDU is complete (data segment in place): act on it. */
+void iscsi_conn_dispatch(struct iscsi_conn *conn);
+/* A queued PDU has left, or never will: drops its hold on its command and frees it. */
+void iscsi_tx_done(struct iscsi_conn *conn, struct iscsi_tx_pdu *pdu);
 void iscsi_conn_close(struct iscsi_conn *conn, const char *why);
 /* Frees a closed connection's memory (its session has let go of it). */
 void iscsi_conn_free(struct iscsi_conn *conn);
@@ -239,5 +300,11 @@ void iscsi_scsi_cmd_end(struct iscsi_conn *conn);
 int iscsi_data_out_begin(struct iscsi_conn *conn, const struct iscsi_hdr *hdr);
 void iscsi_data_out_end(struct iscsi_conn *conn);
 void iscsi_tmf_handle(struct iscsi_conn *conn, const struct iscsi_hdr *hdr);
+/* Write data has arrived (cmd->received advanced): hands the task its data once all is
+ * there, else asks the datamover for more. */
+void iscsi_cmd_check_write_done(struct iscsi_cmd *cmd);
+/* The TCP datamover's halves that live with the SCSI PDUs they build. */
+void iscsi_tcp_send_r2ts(struct iscsi_cmd *cmd);
+bool iscsi_tcp_send_data_in(struct iscsi_cmd *cmd, bool with_status);
 
 #endif

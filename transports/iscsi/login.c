@@ -119,7 +119,7 @@ static uint16_t login_identify(struct iscsi_conn *conn, const struct iscsi_hdr *
 			return LOGIN_MISSING_PARAMETER;
 		}
 		conn->target = tg_runtime_find_target(rt, keys->target_name);
-		if (!conn->target || !(conn->target->transports & TG_TRANSPORT_ISCSI)) {
+		if (!conn->target || !(conn->target->transports & conn->dm->transport)) {
 			*why = "no such target";
 			return LOGIN_NOT_FOUND;
 		}
@@ -129,7 +129,7 @@ static uint16_t login_identify(struct iscsi_conn *conn, const struct iscsi_hdr *
 		}
 		auth_required = conn->target->chap.enabled;
 	}
-	iscsi_negotiation_init(&conn->neg, &conn->server->limits, keys->session_type);
+	iscsi_negotiation_init(&conn->neg, conn->limits, keys->session_type);
 	conn->neg.auth_required = auth_required;
 	return LOGIN_OK;
 }
@@ -145,15 +145,19 @@ static void login_enter_full_feature(struct iscsi_conn *conn, const struct iscsi
 		return;
 	}
 	session->exp_cmdsn = conn->login_cmdsn;
+	if (conn->dm->full_feature && conn->dm->full_feature(conn) != 0) {
+		login_fail(conn, hdr, LOGIN_OUT_OF_RESOURCES, "no resources for full feature phase");
+		return;
+	}
 	queue_login_rsp(conn, hdr, true, STAGE_FULL_FEATURE, LOGIN_OK, out);
 	/* Digests apply from the first PDU after the final Login Response (queued above
 	 * without them). */
 	conn->header_digest = session->params.header_digest;
 	conn->data_digest = session->params.data_digest;
 	conn->phase = ISCSI_PHASE_FULL_FEATURE;
-	tg_info("iscsi", "%s: %s logged in to %s (TSIH %u%s%s)", conn->peer,
+	tg_info("iscsi", "%s: %s logged in to %s over %s (TSIH %u%s%s)", conn->peer,
 		conn->login_keys.initiator_name, conn->target ? conn->target->name : "discovery",
-		session->tsih, conn->header_digest ? ", header digest" : "",
+		conn->dm->name, session->tsih, conn->header_digest ? ", header digest" : "",
 		conn->data_digest ? ", data digest" : "");
 	/* Last: an initiator that has gone makes this close the connection and free the
 	 * session. */
@@ -187,7 +191,8 @@ static bool login_wait_for_predecessor(struct iscsi_conn *conn, const struct isc
 	conn->parked_hdr = *hdr;
 	conn->parked_out = *out;
 	memset(out, 0, sizeof(*out)); /* ownership moves to the connection */
-	ev_io_stop(conn->server->loop, &conn->read_watcher);
+	if (conn->dm->receive_pause)
+		conn->dm->receive_pause(conn, true);
 	return true;
 }
 
@@ -202,7 +207,8 @@ void iscsi_login_resume(struct iscsi_conn *conn)
 	struct iscsi_text_buf out = conn->parked_out;
 	memset(&conn->parked_out, 0, sizeof(conn->parked_out));
 	iscsi_login_cleanup(conn);
-	ev_io_start(conn->server->loop, &conn->read_watcher);
+	if (conn->dm->receive_pause)
+		conn->dm->receive_pause(conn, false);
 	login_enter_full_feature(conn, &hdr, &out);
 	iscsi_text_buf_free(&out);
 }

@@ -21,9 +21,6 @@
 #define OUR_TIME2RETAIN 20u
 /* RFC 7144: RFC 7143 is iSCSIProtocolLevel 1, what we implement. */
 #define OUR_PROTOCOL_LEVEL 1u
-/* RFC 7145 6.4: 0 means no limit. The CmdSN window already bounds what an initiator may
- * send unexpectedly, so we add no tighter bound of our own. */
-#define OUR_MAX_UNEXPECTED_PDUS 0u
 
 /* ---- text buffer ---- */
 
@@ -563,8 +560,10 @@ static int negotiate_iser_key(struct negotiate_ctx *ctx, const struct key_def *d
 			answer(ctx, def->name, "Reject");
 			return 0;
 		}
-		if (v == 0 || (OUR_MAX_UNEXPECTED_PDUS != 0 && OUR_MAX_UNEXPECTED_PDUS < v))
-			v = OUR_MAX_UNEXPECTED_PDUS;
+		/* RFC 7145 6.4: 0 is "no limit" on either side; the result is the smaller. */
+		uint32_t ours = ctx->neg->limits.max_outstanding_unexpected_pdus;
+		if (v == 0 || (ours != 0 && ours < v))
+			v = ours;
 		p->max_outstanding_unexpected_pdus = (uint32_t)v;
 		iscsi_text_add_u32(ctx->resp, def->name, (uint32_t)v);
 		return 0;

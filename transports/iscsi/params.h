@@ -73,6 +73,9 @@ struct iscsi_target_limits {
 	bool want_initial_r2t;         /* we prefer Yes (result is OR) — default false */
 	bool allow_immediate_data;     /* result is AND — default true */
 	bool rdma;                     /* this is an iSER connection */
+	/* iSER (RFC 7145 6.4): the unexpected PDUs our posted receives can absorb at once, the
+	 * bound answered for MaxOutstandingUnexpectedPDUs; 0 = none of our own (default). */
+	uint32_t max_outstanding_unexpected_pdus;
 };
 
 void iscsi_target_limits_default(struct iscsi_target_limits *limits);

@@ -101,7 +101,7 @@ void iscsi_scsi_cmd_end(struct iscsi_conn *conn)
 	tg_task_submit(&cmd->task);
 }
 
-static void send_r2ts(struct iscsi_cmd *cmd)
+void iscsi_tcp_send_r2ts(struct iscsi_cmd *cmd)
 {
 	struct iscsi_conn *conn = cmd->conn;
 	const struct iscsi_params *p = &cmd->session->params;
@@ -126,7 +126,7 @@ static void send_r2ts(struct iscsi_cmd *cmd)
 
 /* The data phase is over once what the command needs is here and the initiator has nothing
  * more in flight that it was allowed to send unsolicited. */
-static void check_write_done(struct iscsi_cmd *cmd)
+void iscsi_cmd_check_write_done(struct iscsi_cmd *cmd)
 {
 	if (!cmd->write_pending)
 		return;
@@ -136,7 +136,7 @@ static void check_write_done(struct iscsi_cmd *cmd)
 		tg_task_data_ready(&cmd->task, TG_SR_OK);
 		return;
 	}
-	send_r2ts(cmd);
+	cmd->conn->dm->solicit(cmd);
 }
 
 static void iscsi_write_pending(struct tg_task *task)
@@ -149,7 +149,7 @@ static void iscsi_write_pending(struct tg_task *task)
 	cmd->write_pending = true;
 	/* The initiator covers [0, unsolicited_len) on its own; R2Ts ask for the rest. */
 	cmd->solicited = cmd->unsolicited_len;
-	check_write_done(cmd);
+	iscsi_cmd_check_write_done(cmd);
 	iscsi_conn_schedule_flush(cmd->conn);
 }
 
@@ -231,7 +231,7 @@ void iscsi_data_out_end(struct iscsi_conn *conn)
 			iscsi_cmd_put(cmd);
 		return;
 	}
-	check_write_done(cmd);
+	iscsi_cmd_check_write_done(cmd);
 }
 
 static void queue_pdu_for_cmd(struct iscsi_cmd *cmd, struct iscsi_tx_pdu *pdu)
@@ -241,7 +241,7 @@ static void queue_pdu_for_cmd(struct iscsi_cmd *cmd, struct iscsi_tx_pdu *pdu)
 	iscsi_conn_queue(cmd->conn, pdu);
 }
 
-static void send_data_in(struct iscsi_cmd *cmd, bool piggyback_status)
+bool iscsi_tcp_send_data_in(struct iscsi_cmd *cmd, bool piggyback_status)
 {
 	struct tg_task *task = &cmd->task;
 	struct iscsi_conn *conn = cmd->conn;
@@ -256,7 +256,7 @@ static void send_data_in(struct iscsi_cmd *cmd, bool piggyback_status)
 		struct iscsi_tx_pdu *pdu = iscsi_tx_alloc();
 		if (!pdu) {
 			iscsi_conn_close(conn, "out of memory");
-			return;
+			return true;
 		}
 		struct iscsi_sn_fields sn;
 		bool status = last && piggyback_status;
@@ -271,6 +271,7 @@ static void send_data_in(struct iscsi_cmd *cmd, bool piggyback_status)
 		offset += len;
 		burst_used = end_of_burst ? 0 : burst_used + len;
 	}
+	return piggyback_status;
 }
 
 static void send_scsi_response(struct iscsi_cmd *cmd)
@@ -309,13 +310,11 @@ static void iscsi_queue_response(struct tg_task *task)
 	cmd->response_queued = true;
 	if (task->state != TG_TASK_ABORTED && conn->phase == ISCSI_PHASE_FULL_FEATURE) {
 		bool good = task->status == SCSI_STATUS_GOOD;
-		if (task->dir == TG_DIR_READ && task->data.len && good) {
-			send_data_in(cmd, true);
-		} else {
-			if (task->dir == TG_DIR_READ && task->data.len)
-				send_data_in(cmd, false);
+		bool status_sent = false;
+		if (task->dir == TG_DIR_READ && task->data.len)
+			status_sent = conn->dm->send_read_data(cmd, good);
+		if (!status_sent && conn->phase == ISCSI_PHASE_FULL_FEATURE)
 			send_scsi_response(cmd);
-		}
 	}
 	/* The task (and the buffer its Data-In PDUs point into) is released by iscsi_cmd_put
 	 * once those PDUs are out and any unsolicited data still owed has arrived. On a closed
@@ -339,10 +338,31 @@ static void iscsi_task_aborted(struct tg_task *task)
 	}
 }
 
+/* Buffers come from the datamover when it has a pool it can move without copying (iSER's
+ * registered memory: the backend reads and writes the very buffer RDMA moves). */
+static int iscsi_alloc_buf(struct tg_task *task, struct tg_buf *buf, size_t len)
+{
+	struct iscsi_conn *conn = cmd_of(task)->conn;
+	if (conn && conn->dm->alloc_buf)
+		return conn->dm->alloc_buf(conn, buf, len);
+	return tg_buf_alloc(buf, len);
+}
+
+static void iscsi_free_buf(struct tg_task *task, struct tg_buf *buf)
+{
+	struct iscsi_conn *conn = cmd_of(task)->conn;
+	if (conn && conn->dm->free_buf)
+		conn->dm->free_buf(conn, buf);
+	else
+		tg_buf_free(buf);
+}
+
 const struct tg_transport_ops iscsi_transport_ops = {
 	.name = "iscsi",
 	.write_pending = iscsi_write_pending,
 	.queue_response = iscsi_queue_response,
+	.alloc_buf = iscsi_alloc_buf,
+	.free_buf = iscsi_free_buf,
 	.task_aborted = iscsi_task_aborted,
 };
 

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "core/mem.h"
 #include "core/nexus.h"
 #include "transports/iscsi/iscsi.h"
 
@@ -75,7 +76,11 @@ static void session_free_if_idle(struct iscsi_session *session)
 		iscsi_conn_free(conn);
 	}
 	struct iscsi_conn *successor = session->successor;
+	struct iscsi_server *server = session->server;
 	free(session);
+	/* glibc keeps freed heap memory resident; hand it back in batches (core/mem.h). */
+	tg_mem_released(sizeof(*session) + sizeof(*conn) + 2 * ISCSI_CTRL_DSL_MAX,
+			!server->sessions && !server->draining);
 	if (successor)
 		iscsi_login_resume(successor);
 }
@@ -198,7 +203,10 @@ struct iscsi_cmd *iscsi_cmd_find_ttt(struct iscsi_session *session, uint32_t ttt
 
 void iscsi_session_update_window(struct iscsi_session *session)
 {
-	unsigned free_slots = ISCSI_SESSION_CMDS - session->active_cmds;
+	unsigned limit = session->cmd_limit && session->cmd_limit < ISCSI_SESSION_CMDS
+				 ? session->cmd_limit
+				 : ISCSI_SESSION_CMDS;
+	unsigned free_slots = session->active_cmds < limit ? limit - session->active_cmds : 0;
 	/* MaxCmdSN = ExpCmdSN - 1 closes the window while every slot is busy. */
 	session->max_cmdsn = session->exp_cmdsn + free_slots - 1;
 }

@@ -53,16 +53,38 @@ static void portal_address(const struct iscsi_conn *conn, const struct iscsi_por
 	}
 }
 
+/* The portals of one kind (TCP or iSER) a target is reachable through; an address both kinds
+ * listen on is named once (the initiator's iface picks the transport). */
+static void add_portals(struct iscsi_conn *conn, const struct tg_target *target,
+			const struct iscsi_portal *portals, size_t count, char (*seen)[INET6_ADDRSTRLEN + 32],
+			size_t *nseen, size_t max_seen, struct iscsi_text_buf *out)
+{
+	for (size_t i = 0; i < count; i++) {
+		char address[INET6_ADDRSTRLEN + 32];
+		portal_address(conn, &portals[i], target->tpgt, address, sizeof(address));
+		bool dup = false;
+		for (size_t j = 0; j < *nseen && !dup; j++)
+			dup = strcmp(seen[j], address) == 0;
+		if (dup)
+			continue;
+		if (*nseen < max_seen)
+			memcpy(seen[(*nseen)++], address, sizeof(address));
+		iscsi_text_add(out, "TargetAddress", address);
+	}
+}
+
 static void add_target(struct iscsi_conn *conn, const struct tg_target *target,
 		       struct iscsi_text_buf *out)
 {
+	char seen[16][INET6_ADDRSTRLEN + 32];
+	size_t nseen = 0;
 	iscsi_text_add(out, "TargetName", target->name);
-	for (size_t i = 0; i < conn->server->portal_count; i++) {
-		char address[INET6_ADDRSTRLEN + 32];
-		portal_address(conn, &conn->server->portals[i], target->tpgt, address,
-			       sizeof(address));
-		iscsi_text_add(out, "TargetAddress", address);
-	}
+	if (target->transports & TG_TRANSPORT_ISCSI)
+		add_portals(conn, target, conn->server->portals, conn->server->portal_count, seen,
+			    &nseen, 16, out);
+	if (target->transports & TG_TRANSPORT_ISER)
+		add_portals(conn, target, conn->server->iser_portals,
+			    conn->server->iser_portal_count, seen, &nseen, 16, out);
 }
 
 void iscsi_text_handle(struct iscsi_conn *conn, const struct iscsi_hdr *hdr, const uint8_t *data)
@@ -86,7 +108,7 @@ void iscsi_text_handle(struct iscsi_conn *conn, const struct iscsi_hdr *hdr, con
 		} else {
 			for (size_t i = 0; i < rt->target_count; i++) {
 				const struct tg_target *t = &rt->targets[i];
-				if (!(t->transports & TG_TRANSPORT_ISCSI) ||
+				if (!(t->transports & (TG_TRANSPORT_ISCSI | TG_TRANSPORT_ISER)) ||
 				    !tg_target_resolve_view(t, session->initiator_name))
 					continue;
 				bool wanted = all ||

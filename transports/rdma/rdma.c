@@ -129,8 +129,10 @@ struct tg_rdma_conn {
 	const struct tg_rdma_conn_ops *ops;
 	void *priv;
 	enum conn_state state;
-	uint8_t peer_responder_resources;
-	uint8_t peer_initiator_depth;
+	/* From the connect request, already seen from this side by the CM: the RDMA READs this
+	 * side may have outstanding (the peer's responder resources) and the reads it serves. */
+	uint8_t max_initiator_depth;
+	uint8_t max_responder_resources;
 	uint32_t sq_depth, rq_depth, sq_free, rq_posted, max_inline;
 	struct tg_rdma_op *op_head, *op_tail; /* backlog: work requests still to post */
 	struct tg_rdma_op *sent;              /* ops with work requests on the send queue */
@@ -871,10 +873,10 @@ int tg_rdma_conn_accept(struct tg_rdma_conn *conn, const void *pdata, size_t pda
 	if (conn->state != CONN_REQUEST || !conn->cq)
 		return -1;
 	struct tg_rdma_device *dev = conn->dev;
-	uint8_t init_depth = conn->peer_responder_resources;
+	uint8_t init_depth = conn->max_initiator_depth;
 	if (init_depth > dev->attr.max_qp_init_rd_atom)
 		init_depth = (uint8_t)dev->attr.max_qp_init_rd_atom;
-	uint8_t resp_res = conn->peer_initiator_depth;
+	uint8_t resp_res = conn->max_responder_resources;
 	if (resp_res > dev->attr.max_qp_rd_atom)
 		resp_res = (uint8_t)dev->attr.max_qp_rd_atom;
 	struct rdma_conn_param param = {
@@ -919,6 +921,10 @@ void tg_rdma_conn_release(struct tg_rdma_conn *conn)
 void *tg_rdma_conn_priv(const struct tg_rdma_conn *conn) { return conn->priv; }
 struct tg_rdma_device *tg_rdma_conn_device(const struct tg_rdma_conn *conn) { return conn->dev; }
 const char *tg_rdma_conn_peer(const struct tg_rdma_conn *conn) { return conn->peer; }
+const struct sockaddr *tg_rdma_conn_local_addr(const struct tg_rdma_conn *conn)
+{
+	return conn->id ? rdma_get_local_addr(conn->id) : NULL;
+}
 struct tg_rdma_listener *tg_rdma_conn_listener(const struct tg_rdma_conn *conn)
 {
 	return conn->listener;
@@ -958,8 +964,8 @@ static void handle_connect_request(struct tg_rdma *rdma, struct rdma_cm_event *e
 		plen = sizeof(pdata);
 	if (plen)
 		memcpy(pdata, ev->param.conn.private_data, plen);
-	uint8_t peer_rr = ev->param.conn.responder_resources;
-	uint8_t peer_id = ev->param.conn.initiator_depth;
+	uint8_t max_init_depth = ev->param.conn.initiator_depth;
+	uint8_t max_resp_res = ev->param.conn.responder_resources;
 	rdma_ack_cm_event(ev);
 
 	struct tg_rdma_device *dev = id->verbs ? device_get(rdma, id->verbs) : NULL;
@@ -977,8 +983,8 @@ static void handle_connect_request(struct tg_rdma *rdma, struct rdma_cm_event *e
 	conn->listener = listener;
 	conn->dev = dev;
 	conn->state = CONN_REQUEST;
-	conn->peer_responder_resources = peer_rr;
-	conn->peer_initiator_depth = peer_id;
+	conn->max_initiator_depth = max_init_depth;
+	conn->max_responder_resources = max_resp_res;
 	format_addr(rdma_get_peer_addr(id), conn->peer, sizeof(conn->peer));
 	ev_timer_init(&conn->drain_timer, drain_timer_cb, DRAIN_TIMEOUT, 0);
 	conn->drain_timer.data = conn;
@@ -988,8 +994,8 @@ static void handle_connect_request(struct tg_rdma *rdma, struct rdma_cm_event *e
 	if (rdma->conns)
 		rdma->conns->prev_all = conn;
 	rdma->conns = conn;
-	tg_debug(LOG, "%s: connect request on %s (%zu bytes of private data)", conn->peer,
-		 listener->name, plen);
+	tg_debug(LOG, "%s: connect request on %s (%zu bytes of private data, RDMA READ depth %u)",
+		 conn->peer, listener->name, plen, max_init_depth);
 	listener->ops->connect_request(listener->ulp, conn, pdata, plen);
 }
 

@@ -131,6 +131,10 @@ void *tg_rdma_conn_priv(const struct tg_rdma_conn *conn);
 struct tg_rdma_device *tg_rdma_conn_device(const struct tg_rdma_conn *conn);
 /* "ADDR:PORT" of the initiator, for logs. */
 const char *tg_rdma_conn_peer(const struct tg_rdma_conn *conn);
+/* The local address the request arrived on (a wildcard listener's answer to discovery);
+ * NULL once the connection has no CM id. */
+struct sockaddr;
+const struct sockaddr *tg_rdma_conn_local_addr(const struct tg_rdma_conn *conn);
 /* The listener the request came through (its ULP context is what connect_request got). */
 struct tg_rdma_listener *tg_rdma_conn_listener(const struct tg_rdma_conn *conn);
 bool tg_rdma_conn_is_closing(const struct tg_rdma_conn *conn);

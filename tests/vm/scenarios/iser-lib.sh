@@ -1,0 +1,133 @@
+# Guest helpers for the iSER scenarios: targed on iSCSI/TCP and iSER at the same address, an open-iscsi iface of transport iser, the target's copy counter.
+# Sourced after common.sh by iser-*.sh (bash, root, inside the lab guest).
+
+ISER_IFACE=iser
+
+# targed serves LUN 0 over iSCSI/TCP and iSER on the same IP:port (RDMA-CM and TCP ports are
+# separate spaces), so one discovery finds the node for both transports.
+write_targed_config() {
+	local dev body=${TARGED_TARGET_BODY:-}
+	[ -n "$body" ] || body='    luns = ( { lun = 0; device = "disk0"; } );'
+	if [ "$DISK_BACKEND" = file ]; then
+		dev="{ name = \"disk0\"; backend = \"file\"; path = \"$DISK_PATH\"; size = \"${DISK_MIB}M\"; block_size = 512; }"
+	else
+		dev="{ name = \"disk0\"; backend = \"block\"; path = \"$DISK_PATH\"; }"
+	fi
+	cat > "$WORK/targed.conf" <<CONF
+global = {
+  log_level = "${TARGED_LOG_LEVEL:-info}";
+  control_socket = "$WORK/targed.sock";
+};
+transports = {
+  iscsi = { listen = [ "$IP:$PORT" ]; };
+  iser = { listen = [ "$IP:$PORT" ]; };
+};
+devices = ( $dev );
+targets = (
+  { name = "$IQN";
+    transports = [ "iscsi", "iser" ];
+$body
+  }
+);
+CONF
+	cp "$WORK/targed.conf" "$SO/targed.conf"
+}
+
+# iser_iface: the open-iscsi iface that logs in over ib_iser
+iser_iface() {
+	iadm -m iface -I "$ISER_IFACE" -o new
+	iadm -m iface -I "$ISER_IFACE" -o update -n iface.transport_name -v iser ||
+		fail "cannot create the iser iface"
+}
+
+# iser_discover: SendTargets (over TCP) through the iser iface records the node for iSER
+iser_discover() {
+	step "discovery through the iser iface"
+	local out
+	out=$(timeout 60 iscsiadm -m discovery -t st -p "$IP:$PORT" -I "$ISER_IFACE" 2>&1)
+	echo "$out" | tee -a "$SO/initiator.log"
+	echo "$out" | grep -q "^$IP:$PORT,[0-9]* $IQN\$" || fail "iser discovery did not list $IQN (got: $(echo "$out" | tr '\n' ' '))"
+	iser_node_set node.session.timeo.replacement_timeout "${REPLACEMENT_TIMEOUT:-15}"
+}
+
+iser_node_set() { # iser_node_set KEY VALUE: in the node record of the iser iface
+	iadm -m node -T "$IQN" -p "$IP:$PORT" -I "$ISER_IFACE" -o update -n "$1" -v "$2" ||
+		fail "cannot set $1 on the iser node"
+}
+
+# the sd device of our session over the given transport (iser or tcp)
+transport_disk() {
+	timeout 20 iscsiadm -m session -P 3 2>/dev/null | awk -v t="$1" '
+		/Iface Transport:/ { cur = $3 }
+		/Attached scsi disk/ && cur == t { print $4; exit }'
+}
+
+# iser_login: sets DISK to the iSER session's disk
+iser_login() {
+	step "login over iSER"
+	iadm -m node -T "$IQN" -p "$IP:$PORT" -I "$ISER_IFACE" --login ||
+		fail "iSER login to $IQN failed ($(grep -E '^iscsiadm: (initiator reported|Could not)' "$SO/initiator.log" | tail -n 1))"
+	local i=0 d=""
+	while [ $i -lt 100 ]; do
+		d=$(transport_disk iser)
+		[ -n "$d" ] && [ -e "/dev/$d" ] && [ "$(cat "/sys/block/$d/size" 2>/dev/null || echo 0)" -gt 0 ] && break
+		d=""; sleep 0.3; i=$((i + 1))
+	done
+	[ -n "$d" ] || fail "logged in over iSER, but no SCSI disk appeared within 30 s"
+	DISK=/dev/$d
+	grep -q "logged in to $IQN over iser" "$SO/target.log" || fail "targed did not log an iSER login"
+	log "iSER LUN 0 is $DISK ($(($(cat "/sys/block/$d/size") / 2048)) MiB)"
+}
+
+iser_logout() {
+	step "logout of the iSER session"
+	local d=${DISK#/dev/}
+	iadm -m node -T "$IQN" -p "$IP:$PORT" -I "$ISER_IFACE" --logout || fail "iSER logout failed"
+	local i=0
+	while [ -n "$d" ] && [ -e "/sys/block/$d" ] && [ $i -lt 50 ]; do sleep 0.2; i=$((i + 1)); done
+	[ -n "$d" ] && [ -e "/sys/block/$d" ] && fail "$DISK still present 10 s after the iSER logout"
+	DISK=""
+	sync; echo 3 > /proc/sys/vm/drop_caches
+}
+
+# tcp_login / tcp_logout: the iSCSI/TCP session of the default iface alone (common.sh's login
+# and logout act on every iface's record of the node)
+tcp_login() {
+	step "login over iSCSI/TCP"
+	iadm -m node -T "$IQN" -p "$IP:$PORT" -I default --login || fail "TCP login to $IQN failed"
+	local i=0 d=""
+	while [ $i -lt 100 ]; do
+		d=$(transport_disk tcp)
+		[ -n "$d" ] && [ -e "/dev/$d" ] && [ "$(cat "/sys/block/$d/size" 2>/dev/null || echo 0)" -gt 0 ] && break
+		d=""; sleep 0.3; i=$((i + 1))
+	done
+	[ -n "$d" ] || fail "logged in over TCP, but no SCSI disk appeared within 30 s"
+	TCP_DISK=/dev/$d
+}
+tcp_logout() {
+	step "logout of the TCP session"
+	iadm -m node -T "$IQN" -p "$IP:$PORT" -I default --logout || fail "TCP logout failed"
+	TCP_DISK=""
+}
+
+# copies_of_last_iser_conn: the data path bytes targed copied on the last iSER connection it
+# closed (its log line at close); waits up to 10 s for that line
+copies_of_last_iser_conn() {
+	local n=$1 i=0 line
+	while [ $i -lt 50 ]; do
+		line=$(grep 'iser .*connection closed:' "$SO/target.log" | sed -n "${n}p")
+		[ -n "$line" ] && break
+		sleep 0.2; i=$((i + 1))
+	done
+	[ -n "$line" ] || fail "targed logged no close of iSER connection #$n"
+	log "targed: ${line#*iser }"
+	echo "$line" | sed -n 's/.*data path copies: \([0-9]*\) bytes.*/\1/p'
+}
+rdma_bytes_of_iser_conn() { # rdma_bytes_of_iser_conn N READ|WRITE
+	grep 'iser .*connection closed:' "$SO/target.log" | sed -n "${1}p" |
+		sed -n "s/.* \([0-9]*\) bytes by RDMA $2.*/\1/p; s/.*, \([0-9]*\) by RDMA $2.*/\1/p"
+}
+
+rdma_check() {
+	[ -d /sys/class/infiniband/rxe0 ] || fail "no rxe0 in the guest: $(cat "$LAB_OUT/rxe.err" 2>/dev/null)"
+}
