@@ -92,6 +92,7 @@ tg_log "idle, no session: anonymous $idle0_anon KiB, RSS $idle0_rss KiB, PSS $id
 
 if [ "$SOAK_SELFCHECK" = 1 ]; then
 	tg_log "self-check: writes lost behind the target's back must fail the verification"
+	: >"$TG_DIR/selfcheck.err"
 	"$ISCSI_LOAD" --url "$url" --rw randrw --verify --bs 4K --qd 4 --sessions 4 --duration 3 \
 		--ramp 0 --seed 4242 --phases --json >"$TG_DIR/selfcheck.json" 2>"$TG_DIR/selfcheck.err" &
 	cpid=$!
@@ -126,6 +127,7 @@ for cycle in $(seq 1 "$SOAK_CYCLES"); do
 	err=$TG_DIR/cycle$cycle.err
 	samples=$TG_DIR/cycle$cycle.samples
 	: >"$samples"
+	: >"$err"
 	tg_log "cycle $cycle: $SOAK_SESSIONS sessions, randrw $SOAK_BS QD$SOAK_QD verified, ${duration}s of I/O"
 	"$ISCSI_LOAD" --url "$url" --rw randrw --verify --bs "$SOAK_BS" --qd "$SOAK_QD" \
 		--sessions "$SOAK_SESSIONS" --duration "$duration" --ramp 0 --seed $((1000 + cycle)) \

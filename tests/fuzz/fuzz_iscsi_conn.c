@@ -21,10 +21,19 @@
 #include "transports/iscsi/iscsi.h"
 
 /*
- * Input layout: byte 0 picks how the stream is cut into writes (so every partial-read path of
- * the receive state machine is reached), byte 1 varies the target's negotiation limits, the
- * rest is what the initiator sends. The corpus generator (gen-corpus-fuzz_iscsi_conn.py)
- * writes the same two bytes in front of its sessions.
+ * Input: two control bytes, then what the initiator sends (gen-corpus-fuzz_iscsi_conn.py
+ * writes its seeds in this layout). Byte 0 says how the stream reaches the target:
+ *   bits 0-1  the cut: 0 all at once, 1 pieces of 1-7 bytes, 2 pieces of up to 200 bytes
+ *             (both PDU by PDU after the first FINE_CUT_BYTES), 3 PDU by PDU
+ *   bit 2     a patient initiator: the commands of each piece finish before the next one,
+ *             and every answer is read before the end
+ *   bit 3     the stream goes again over a second connection while the first is open (the
+ *             same initiator port logging in again reinstates the first session)
+ *   bit 5     ... but the second connection sends only the login request
+ *   bit 4     the last connection hangs up (close) at the end instead of only ending its
+ *             sending (shutdown), so the target's writes fail
+ *   bit 6     ... before the target has read the last piece
+ * Byte 1 varies the target's negotiation limits (limits_from).
  */
 #define CONTROL_BYTES 2
 
@@ -270,10 +279,6 @@ static void drain(int fd, struct output_check *out)
 
 /* ---- initiator connections ---- */
 
-/* Cut byte bit 3: the stream is sent again on a second connection while the first is still
- * open — the same initiator port logging in again, which reinstates the first session.
- * Bits 0-2 say how the stream is cut (next_chunk, feed), bits 4 and 6 how it ends, bit 5 what
- * the second connection sends (all in LLVMFuzzerTestOneInput). */
 #define CONNECTIONS_MAX 2
 
 struct initiator {
@@ -313,9 +318,7 @@ static size_t pdu_length(const struct output_check *out, const uint8_t *p, size_
 	return length < left ? length : left;
 }
 
-/* Cut modes (bits 0-1): 0 the whole stream at once, 1 pieces of 1-7 bytes, 2 pieces of up
- * to 200 bytes (both then PDU-wise after FINE_CUT_BYTES), 3 one PDU at a time. pdu_left is
- * what remains of the PDU the stream is in. */
+/* The next piece in cut mode cut & 3; pdu_left is what remains of the PDU the stream is in. */
 static size_t next_chunk(struct run *run, uint8_t cut, size_t done, size_t left,
 			 size_t pdu_left)
 {
@@ -461,8 +464,8 @@ static void feed(struct run *run, struct initiator *ini, uint8_t cut, const uint
 		off += (size_t)wrote;
 		if (off == size && hang_up_at_once)
 			break; /* it hangs up at once (below), before the target answers */
-		/* Cut mode bit 2: wait for each piece's commands; otherwise later PDUs may race
-		 * them (a logout while commands are in the backend, say). */
+		/* Unless patient, later PDUs race the commands of this piece (a logout while
+		 * they are in the backend, say). */
 		if (cut & 4)
 			settle(run);
 		else
@@ -518,21 +521,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	server->next_tsih = 1;
 	limits_from(&server->limits, limits);
 
-	/* Bit 6: the hang-up comes before the target has read the last piece. */
 	bool second = cut & 0x08, hang_up = cut & 0x10, at_once = hang_up && (cut & 0x40);
 	feed(&run, connect_initiator(&run), cut, data, size, at_once && !second);
 	if (second) {
-		/* Bit 5: the second connection sends just the login request, as an initiator
-		 * waiting for the answer would. */
+		/* Just the login request is what an initiator waiting for the answer sends. */
 		size_t again = (cut & 0x20) ? first_pdu_length(data, size) : size;
 		feed(&run, connect_initiator(&run), cut, data, again, at_once);
 	}
-	/* A patient initiator (bit 2) reads every answer before it ends. */
+	/* A patient initiator reads every answer before it ends. */
 	if ((cut & 4) && !at_once)
 		for (int i = 0; i < SETTLE_TURNS && answers_pending(server); i++)
 			settle(&run);
-	/* Cut byte bit 4: the last initiator hangs up outright, so the target's next writes
-	 * fail; otherwise it only stops sending and still reads what the target says. */
+	/* Ending its sending, an initiator still reads what the target says; hanging up, it
+	 * makes the target's next writes fail. */
 	for (unsigned i = 0; i < run.count; i++) {
 		if (hang_up && i == run.count - 1) {
 			close(run.initiators[i].fd);
@@ -550,7 +551,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* What the server keeps in the loop goes with it, as when the daemon stops. */
 	iscsi_server_stop(server);
 	drain_all(&run);
-	CHECK(server->conns == NULL && server->sessions == NULL, "a session outlived its connection");
+	/* With every connection gone and every command back, nothing may be left: a session
+	 * still draining here would never be freed. */
+	CHECK(server->conns == NULL && server->sessions == NULL && server->draining == NULL,
+	      "a session outlived its connection");
 	for (unsigned i = 0; i < run.count; i++) {
 		if (run.initiators[i].fd >= 0)
 			close(run.initiators[i].fd);

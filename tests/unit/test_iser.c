@@ -531,6 +531,7 @@ static int fixture_teardown(void **state)
 	struct fixture *f = *state;
 	finish_conn(f);
 	assert_null(f->server.conns);
+	iscsi_server_stop(&f->server);
 	tg_ioengine_destroy(f->engine);
 	ev_loop_destroy(f->loop);
 	tg_runtime_destroy(f->runtime);

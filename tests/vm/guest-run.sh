@@ -48,7 +48,7 @@ for name in $LAB_SCENARIOS; do
 	rm -rf /run/targe-lab /etc/iscsi/nodes /etc/iscsi/send_targets
 	dmesg -c > "$SO/dmesg.txt"
 done
-echo done > "$OUT/finished"
+echo yes > "$OUT/finished"
 sync
 echo o > /proc/sysrq-trigger
 sleep 30

@@ -1,8 +1,9 @@
 # Host side of the QEMU lab, sourced by run-scenario: fetch the guest kernel, build the initramfs, boot.
 # Every step is cached under $LAB_CACHE/<kernel version>/ so a second run only boots.
+# shellcheck shell=bash
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-LAB_CACHE=${TARGE_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/targe/vm}
+LAB_CACHE=${TARGE_VM_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/targe/vm}
 LAB_MEM=${TARGE_VM_MEM:-2048}
 LAB_SMP=${TARGE_VM_SMP:-2}
 
@@ -88,7 +89,8 @@ lab_accel() {
 	auto) ;;
 	*) lab_die "TARGE_VM_ACCEL must be auto, kvm or tcg" ;;
 	esac
-	local probe=$LAB_CACHE/kvm-probe-$(uname -r)-$(qemu-system-x86_64 --version | awk 'NR==1{print $4}')
+	local probe
+	probe=$LAB_CACHE/kvm-probe-$(uname -r)-$(qemu-system-x86_64 --version | awk 'NR==1{print $4}')
 	if [ -r /dev/kvm ] && [ -w /dev/kvm ] && [ -e "$probe" ] && [ "$(cat "$probe")" = ok ]; then
 		echo "-accel kvm -cpu host"
 	else

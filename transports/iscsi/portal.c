@@ -13,6 +13,36 @@
 #include "core/runtime.h"
 #include "transports/iscsi/iscsi.h"
 
+/*
+ * Out of descriptors (EMFILE, ENFILE), a listening socket stays readable: accepting again at
+ * once would spin the loop and flood the log. The portals pause and retry a moment later, and
+ * the condition is logged once when it starts and once when it ends. One iSCSI server per
+ * process, hence one timer.
+ */
+#define ACCEPT_RETRY_SECONDS 0.25
+static ev_timer accept_retry;
+static bool accept_starved;
+
+static void accept_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct iscsi_server *server = w->data;
+	for (size_t i = 0; i < server->portal_count; i++)
+		ev_io_start(loop, &server->portals[i].watcher);
+}
+
+static void accept_pause(struct iscsi_server *server, const struct iscsi_portal *portal, int err)
+{
+	if (!accept_starved)
+		tg_warn("iscsi", "accept on %s: %s; retrying every %.2f s until descriptors free up",
+			portal->name, strerror(err), ACCEPT_RETRY_SECONDS);
+	accept_starved = true;
+	for (size_t i = 0; i < server->portal_count; i++)
+		ev_io_stop(server->loop, &server->portals[i].watcher);
+	ev_timer_init(&accept_retry, accept_retry_cb, ACCEPT_RETRY_SECONDS, 0);
+	accept_retry.data = server;
+	ev_timer_start(server->loop, &accept_retry);
+}
+
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct iscsi_portal *portal = w->data;
@@ -21,9 +51,15 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		socklen_t len = sizeof(peer);
 		int fd = accept4(portal->fd, (struct sockaddr *)&peer, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				accept_pause(portal->server, portal, errno);
+			else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				tg_warn("iscsi", "accept on %s: %s", portal->name, strerror(errno));
 			return;
+		}
+		if (accept_starved) {
+			accept_starved = false;
+			tg_info("iscsi", "accepting connections on %s again", portal->name);
 		}
 		iscsi_conn_accept(portal->server, fd, &peer);
 	}
@@ -102,6 +138,8 @@ void iscsi_server_stop(struct iscsi_server *server)
 		close(server->portals[i].fd);
 	}
 	server->portal_count = 0;
+	if (ev_is_active(&accept_retry))
+		ev_timer_stop(server->loop, &accept_retry);
 	while (server->conns)
 		iscsi_conn_close(server->conns, "target shutting down");
 	if (ev_is_active(&server->flush_watcher)) {

@@ -114,6 +114,7 @@ static void flush_credits(struct srp_channel *ch)
 	srp_cred_req_build(ch->treq_buf, ch->next_treq_tag++, delta);
 	if (post_treq(ch, SRP_CRED_REQ_LEN) == 0) {
 		ch->cred_req_unanswered = true;
+		ch->stats.cred_reqs++;
 		tg_debug(SRP_LOG, "%s: SRP_CRED_REQ returns %u credits", ch->name, delta);
 	}
 }
@@ -379,7 +380,14 @@ static void on_closing(struct tg_rdma_conn *conn)
 	bool was_live = ch->state == SRP_CH_LIVE;
 	ch->state = SRP_CH_CLOSING;
 	if (was_live)
-		tg_info(SRP_LOG, "%s: channel closed (%u commands still in the core)", ch->name,
+		tg_info(SRP_LOG,
+			"%s: channel closed; %llu commands (%llu with immediate data, %llu with a "
+			"fetched descriptor table), %llu task management functions, %llu credit "
+			"requests; %u requests still in progress",
+			ch->name, (unsigned long long)ch->stats.commands,
+			(unsigned long long)ch->stats.immediate,
+			(unsigned long long)ch->stats.tables_fetched,
+			(unsigned long long)ch->stats.tmfs, (unsigned long long)ch->stats.cred_reqs,
 			ch->active_ctx);
 	ch->wait_head = ch->wait_tail = NULL;
 	srp_channel_abort_ctxs(ch);

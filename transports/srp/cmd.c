@@ -358,6 +358,9 @@ static void start_task(struct srp_ctx *ctx)
 	task->exp_len = cmd->data_len;
 	ctx->kind = SRP_CTX_CMD;
 	ctx->submitted = true;
+	ch->stats.commands++;
+	if (cmd->fmt == SRP_FMT_IMMEDIATE)
+		ch->stats.immediate++;
 	tg_task_submit(task);
 }
 
@@ -394,6 +397,7 @@ static void fetch_table(struct srp_ctx *ctx)
 	ctx->remote_inline[0] = (struct tg_rdma_remote){ .addr = cmd->table.va,
 							 .rkey = cmd->table.key,
 							 .len = cmd->table.len };
+	ch->stats.tables_fetched++;
 	ctx->data_op = (struct tg_rdma_op){ .kind = TG_RDMA_READ, .local = ctx->table.base,
 					    .len = cmd->table.len, .lkey = ctx->table.lkey,
 					    .remote = &ctx->remote_inline[0], .nremote = 1,
@@ -535,6 +539,7 @@ static void handle_tmf(struct srp_ctx *ctx, const uint8_t *iu, uint32_t len)
 	ctx->tag = tm.tag;
 	ctx->sol_not = tm.sol_not;
 	ctx->tmf_function = tm.function;
+	ch->stats.tmfs++;
 	if (!ctx->credited) {
 		tg_warn(SRP_LOG, "%s: task management beyond the request limit", ch->name);
 		tmf_ready(ctx, SRP_TMF_RSP_FAILED);

@@ -125,6 +125,11 @@ struct srp_channel {
 	uint64_t next_treq_tag;
 	bool logout_then_disconnect;
 
+	/* For the log line when the channel ends (and the tests that read it). */
+	struct {
+		uint64_t commands, immediate, tables_fetched, tmfs, cred_reqs;
+	} stats;
+
 	bool flush_queued;
 	bool released;                /* tg_rdma_conn_release called */
 	struct tg_buf imm_owner_marker; /* tg_buf.owner of data that lives in a receive buffer */

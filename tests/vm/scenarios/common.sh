@@ -1,5 +1,6 @@
 # Helpers shared by the guest scenarios: start/stop/kill the target under test, drive open-iscsi, assert.
 # Sourced by bash scenario scripts running as root inside the lab guest (see ../guest-run.sh).
+# shellcheck shell=bash
 set -u
 
 SO=${SCENARIO_OUT:?run scenarios through tests/vm/run-scenario}
@@ -32,7 +33,7 @@ make_disk() {
 	rm -f "$DISK_IMG"
 	truncate -s "${1}M" "$DISK_IMG"
 	DISK_PATH=$DISK_IMG
-	DISK_BACKEND=file
+	DISK_BACKEND="file"
 	case "${LAB_FAULT:-}" in
 	"") return 0 ;;
 	drop-writes|error-writes|flaky-writes) ;;

@@ -24,9 +24,9 @@ TARGED_TARGET_BODY="    luns = ( { lun = 0; device = \"disk0\"; } );
     access = ( { initiators = [ \"$INIT_A\" ]; luns = ( { lun = 0; device = \"disk1\"; } ); } );"
 
 # one open-iscsi interface per initiator name, so three names share this one guest
-for who in a b c; do
-	iadm -m iface -I "host-$who" -o new
-	iadm -m iface -I "host-$who" -o update -n iface.initiatorname -v "iqn.2026-11.org.targe.lab:host-$who"
+for who in "a $INIT_A" "b $INIT_B" "c $INIT_C"; do
+	iadm -m iface -I "host-${who% *}" -o new
+	iadm -m iface -I "host-${who% *}" -o update -n iface.initiatorname -v "${who#* }"
 done
 
 iscsid_start

@@ -7,7 +7,7 @@ rdma_check
 make_disk 128
 iscsid_start
 target_start
-grep -q "iser .*listening on $IP:$PORT (RDMA-CM)" "$SO/target.log" || fail "targed did not start its iSER portal"
+iser_wait_portal
 iser_iface
 iser_discover
 iser_login

@@ -33,11 +33,15 @@ CONF
 	cp "$WORK/targed.conf" "$SO/targed.conf"
 }
 
-# iser_iface: the open-iscsi iface that logs in over ib_iser
+# iser_iface: the open-iscsi iface that logs in over ib_iser (open-iscsi has a built-in one
+# named iser; it is created only where it is missing)
 iser_iface() {
-	iadm -m iface -I "$ISER_IFACE" -o new
-	iadm -m iface -I "$ISER_IFACE" -o update -n iface.transport_name -v iser ||
-		fail "cannot create the iser iface"
+	if ! iscsiadm -m iface -I "$ISER_IFACE" 2>/dev/null | grep -q 'iface.transport_name = iser'; then
+		iadm -m iface -I "$ISER_IFACE" -o new
+		iadm -m iface -I "$ISER_IFACE" -o update -n iface.transport_name -v iser
+	fi
+	iscsiadm -m iface -I "$ISER_IFACE" 2>/dev/null | grep -q 'iface.transport_name = iser' ||
+		fail "no iface of transport iser"
 }
 
 # iser_discover: SendTargets (over TCP) through the iser iface records the node for iSER
@@ -110,22 +114,32 @@ tcp_logout() {
 	TCP_DISK=""
 }
 
-# copies_of_last_iser_conn: the data path bytes targed copied on the last iSER connection it
-# closed (its log line at close); waits up to 10 s for that line
-copies_of_last_iser_conn() {
-	local n=$1 i=0 line
-	while [ $i -lt 50 ]; do
-		line=$(grep 'iser .*connection closed:' "$SO/target.log" | sed -n "${n}p")
-		[ -n "$line" ] && break
-		sleep 0.2; i=$((i + 1))
+# iser_closes: how many iSER connections targed has logged as closed so far
+iser_closes() { grep -c 'iser .*connection closed:' "$SO/target.log"; }
+
+# iser_conn_stats AFTER: waits (10 s) for an iSER connection close beyond the first AFTER ones
+# and sets COPIES, RDMA_READ, RDMA_WRITE from the newest one's log line
+iser_conn_stats() {
+	local i=0 line
+	while [ "$(iser_closes)" -le "$1" ]; do
+		i=$((i + 1)); [ $i -gt 50 ] && fail "targed logged no close of the iSER connection"
+		sleep 0.2
 	done
-	[ -n "$line" ] || fail "targed logged no close of iSER connection #$n"
+	line=$(grep 'iser .*connection closed:' "$SO/target.log" | tail -n 1)
 	log "targed: ${line#*iser }"
-	echo "$line" | sed -n 's/.*data path copies: \([0-9]*\) bytes.*/\1/p'
+	COPIES=$(echo "$line" | sed -n 's/.*data path copies: \([0-9]*\) bytes.*/\1/p')
+	RDMA_READ=$(echo "$line" | sed -n 's/.*closed: \([0-9]*\) bytes by RDMA READ.*/\1/p')
+	RDMA_WRITE=$(echo "$line" | sed -n 's/.*, \([0-9]*\) by RDMA WRITE.*/\1/p')
 }
-rdma_bytes_of_iser_conn() { # rdma_bytes_of_iser_conn N READ|WRITE
-	grep 'iser .*connection closed:' "$SO/target.log" | sed -n "${1}p" |
-		sed -n "s/.* \([0-9]*\) bytes by RDMA $2.*/\1/p; s/.*, \([0-9]*\) by RDMA $2.*/\1/p"
+
+# iser_wait_portal: targed opens its TCP portal first; the RDMA-CM one follows a moment later
+iser_wait_portal() {
+	local i=0
+	until grep -q "iser .*listening on $IP:$PORT (RDMA-CM)" "$SO/target.log"; do
+		target_alive || fail "targed exited: $(tail -n 1 "$SO/target.log")"
+		i=$((i + 1)); [ $i -gt 100 ] && fail "targed did not start its iSER portal within 20 s"
+		sleep 0.2
+	done
 }
 
 rdma_check() {

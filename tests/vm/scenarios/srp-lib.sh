@@ -131,3 +131,34 @@ check_files() { # check_files WHAT
 
 # Every line the target logged at warning level or worse, for scenarios that expect none.
 target_warnings() { grep -E '^[0-9:.]+ (warn|error)' "$SO/target.log"; }
+
+# srp_fio LABEL FIO-OPTIONS...: random writes on $DISK, every block read back and checked (crc32c).
+srp_fio() {
+	local label=$1; shift
+	step "fio $label"
+	fio --name="$label" --filename="$DISK" --direct=1 --ioengine=libaio --rw=randwrite \
+		--verify=crc32c --do_verify=1 --verify_fatal=1 --verify_dump=1 --runtime=90 \
+		--output="$SO/fio-$label.txt" "$@" 2> "$SO/fio-$label.err"
+	local rc=$?
+	cat "$SO/fio-$label.txt" "$SO/fio-$label.err"
+	[ $rc -eq 0 ] || fail "fio $label failed (exit $rc): $(grep -m1 -iE 'verify|error|bad' "$SO/fio-$label.err" "$SO/fio-$label.txt" | cut -d: -f2-)"
+	grep -q 'err= 0' "$SO/fio-$label.txt" || fail "fio $label reported errors"
+}
+
+# srp_channel_stat CHANNEL WHAT: the count targed logged for the channel's last close, e.g.
+# srp_channel_stat ch1 "commands" or srp_channel_stat ch0 "with a fetched descriptor table".
+srp_channel_stat() {
+	grep " $1: channel closed;" "$SO/target.log" | tail -n 1 |
+		sed -n "s/.*[;(,] *\([0-9]*\) $2.*/\1/p"
+}
+
+# Reloads ib_srp with module parameters (no SRP target may exist).
+srp_reload() {
+	step "reload ib_srp $*"
+	modprobe -r ib_srp || fail "cannot unload ib_srp"
+	modprobe ib_srp "$@" || fail "cannot load ib_srp $*"
+	local i=0
+	until [ -d "$SRP_HOST_DIR" ]; do
+		i=$((i + 1)); [ $i -gt 50 ] && fail "ib_srp did not attach to rxe0 again"; sleep 0.2
+	done
+}
