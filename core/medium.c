@@ -93,10 +93,10 @@ void tg_sbc_start_stop_unit(struct tg_task *task)
 	prune_lost_nexuses(dev);
 	bool prevented = dev->medium.preventer_count > 0;
 	bool loaded = false;
-	if (!prevented)
-		loaded = start && atomic_exchange(&dev->medium.ejected, !start);
-	if (!prevented && !start)
-		atomic_store(&dev->medium.ejected, true);
+	if (!prevented) {
+		bool was_ejected = atomic_exchange(&dev->medium.ejected, !start);
+		loaded = start && was_ejected;
+	}
 	pthread_mutex_unlock(&dev->lock);
 	if (prevented) {
 		tg_task_complete(task, TG_SR_MEDIUM_REMOVAL_PREVENTED);

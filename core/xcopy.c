@@ -9,6 +9,7 @@
 #include "core/cmd.h"
 #include "core/device.h"
 #include "core/lba_lock.h"
+#include "core/medium.h"
 #include "core/mode.h"
 #include "core/nexus.h"
 #include "core/scsi.h"
@@ -350,6 +351,11 @@ static void start_segment(struct copy_job *job)
 	job->src = &job->targets[src];
 	job->dst = &job->targets[dst];
 	struct tg_device *sdev = job->src->dev, *ddev = job->dst->dev;
+	/* A removable medium that is out cannot be read or written. */
+	if (!tg_medium_present(sdev) || !tg_medium_present(ddev)) {
+		job_finish(job, TG_SR_COPY_TARGET_NOT_REACHABLE);
+		return;
+	}
 	enum tg_sense_reason protect = tg_mode_write_protection(job->dst->entry, ddev);
 	if (protect != TG_SR_OK) {
 		job_finish(job, protect);

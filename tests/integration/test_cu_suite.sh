@@ -58,6 +58,8 @@ rc=0
 wait $cu || rc=$?
 sed -n '/^Suite:/,$p' "$out"
 echo
+# For docs/conformance.md (tests/integration/cu-report.py): keep the output where asked.
+[ -z "${TG_CU_RESULTS:-}" ] || cp "$out" "$TG_CU_RESULTS/$name.out"
 [ $rc -ne 124 ] || tg_fail "iscsi-test-cu $name did not finish within ${seconds}s"
 
 # CUnit's "tests  Total Ran Passed Failed Inactive" line is the verdict; the exit status is not reliable.
@@ -106,6 +108,4 @@ if [ "$layout" = read_only ] && grep -q "not write-protected" "$out"; then
 	tg_fail "$name did not see LUN 0 as write-protected"
 fi
 tg_assert_alive "after $name"
-# For docs/conformance.md (tests/integration/cu-report.py): keep the output where asked.
-[ -z "${TG_CU_RESULTS:-}" ] || cp "$out" "$TG_CU_RESULTS/$name.out"
 tg_log "$name: $passed/$total passed ($skipped skipped, $inactive inactive)"
