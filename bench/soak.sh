@@ -224,7 +224,7 @@ for f in failures:
     print("cycle %d: FAIL: %s" % (cycle, f))
 sys.exit(1 if failures else 0)
 PY
-	{ cat "$summary" >&2; tg_fail "cycle $cycle: see above"; }
+	{ grep "^cycle $cycle:" "$summary" >&2; tg_fail "cycle $cycle: see above"; }
 	grep "^cycle $cycle:" "$summary" >&2
 done
 

@@ -1,7 +1,9 @@
 /* targed: the daemon's entry point — config, devices, transports, event loop, signals. */
 #include <ev.h>
 #include <getopt.h>
+#include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,18 @@ static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_signal_stop(loop, &d->sigterm);
 	ev_signal_stop(loop, &d->sighup);
 	ev_break(loop, EVBREAK_ALL);
+}
+
+/* Every session holds a socket: the default soft limit of 1024 descriptors would cap the
+ * daemon near a thousand sessions, so take whatever the hard limit allows. */
+static void raise_fd_limit(void)
+{
+	struct rlimit lim;
+	if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+		lim.rlim_cur = lim.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+			tg_warn("targed", "cannot raise the open-file limit: %s", strerror(errno));
+	}
 }
 
 static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -99,6 +113,7 @@ int main(int argc, char **argv)
 	}
 	tg_log_set_level(config->log_level);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 
 	struct tg_runtime *runtime = NULL;
 	if (tg_runtime_build(config, &runtime, err, sizeof(err)) != 0) {

@@ -1,6 +1,5 @@
 #!/bin/sh
 # The lab guest's job (runs as the guest's root shell): network + soft-RoCE, then each scenario with its own verdict and logs.
-# Reads $OUT/guest.env written by run-scenario; every result lands under $OUT, the share the host reads back.
 OUT=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^lab.out=//p')
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 . "$OUT/guest.env"

@@ -1,5 +1,4 @@
-# Host side of the QEMU lab, sourced by run-scenario: fetch the guest kernel, build the initramfs, boot.
-# Every step is cached under $LAB_CACHE/<kernel version>/ so a second run only boots.
+# Host side of the QEMU lab, sourced by run-scenario: fetch the guest kernel and build the initramfs (both cached), boot.
 # shellcheck shell=bash
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

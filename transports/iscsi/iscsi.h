@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include "core/cmd.h"
 #include "core/task.h"
 #include "transports/iscsi/params.h"
 #include "transports/iscsi/pdu.h"
@@ -24,7 +25,7 @@ struct iser_server;
 #define ISCSI_SESSION_CMDS 128
 /* Largest write buffer preallocated before the core parses the CDB (so immediate and
  * unsolicited data land in place, without a copy). */
-#define ISCSI_MAX_PREALLOC (16u << 20)
+#define ISCSI_MAX_PREALLOC TG_MAX_TRANSFER_BYTES /* the core refuses larger transfers */
 /* Data segments of non-SCSI PDUs (login, text, NOP) are bounded by this. */
 #define ISCSI_CTRL_DSL_MAX 65536u
 

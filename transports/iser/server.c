@@ -92,7 +92,7 @@ static void on_released(struct tg_rdma_conn *rconn)
 	struct iser_conn *ic = tg_rdma_conn_priv(rconn);
 	struct tg_rdma_pool_stats stats;
 	tg_rdma_pool_stats(tg_rdma_conn_device(rconn), &stats);
-	tg_debug(ISER_LOG, "%s: RDMA resources released (%llu registered buffers in use on %s)",
+	tg_info(ISER_LOG, "%s: RDMA resources released (%llu registered data buffers in use on %s)",
 		 ic->conn.peer, (unsigned long long)stats.in_use,
 		 tg_rdma_device_name(tg_rdma_conn_device(rconn)));
 	iser_conn_released(ic);

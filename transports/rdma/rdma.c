@@ -373,20 +373,21 @@ static void comp_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+/*
+ * The connection an async event is about. Every QP and CQ of the process is made by
+ * tg_rdma_conn_setup with the connection as its context, and a QP or CQ cannot be destroyed
+ * while one of its events is unacknowledged, so the context is alive here. (Looking it up in
+ * this instance's list would miss events that the verbs context's single async fd delivers to
+ * whichever instance reads it first, when SRP and iSER each run one.)
+ */
 static struct tg_rdma_conn *conn_of_qp(struct tg_rdma *rdma, struct ibv_qp *qp)
 {
-	for (struct tg_rdma_conn *c = rdma->conns; c; c = c->next_all)
-		if (c->id && c->id->qp == qp)
-			return c;
-	return NULL;
+	return qp ? qp->qp_context : NULL;
 }
 
 static struct tg_rdma_conn *conn_of_cq(struct tg_rdma *rdma, struct ibv_cq *cq)
 {
-	for (struct tg_rdma_conn *c = rdma->conns; c; c = c->next_all)
-		if (c->cq == cq)
-			return c;
-	return NULL;
+	return cq ? cq->cq_context : NULL;
 }
 
 static void async_cb(struct ev_loop *loop, ev_io *w, int revents)

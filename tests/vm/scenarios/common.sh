@@ -1,5 +1,4 @@
 # Helpers shared by the guest scenarios: start/stop/kill the target under test, drive open-iscsi, assert.
-# Sourced by bash scenario scripts running as root inside the lab guest (see ../guest-run.sh).
 # shellcheck shell=bash
 set -u
 
