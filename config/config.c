@@ -888,6 +888,38 @@ static const config_setting_t *get_list(struct loader *ld, const config_setting_
 	return s;
 }
 
+/*
+ * get_list, and a zeroed array for the list's *count elements. NULL when the list is absent
+ * (*bad false) or after an error was reported (*bad true).
+ */
+static void *get_list_array(struct loader *ld, const config_setting_t *parent, const char *key,
+			    const char *name, size_t elem_size, const config_setting_t **list,
+			    size_t *count, bool *bad)
+{
+	*list = get_list(ld, parent, key, name, bad);
+	if (!*list)
+		return NULL;
+	*count = (size_t)config_setting_length(*list);
+	void *array = calloc(*count ? *count : 1, elem_size);
+	if (!array) {
+		char child[KEY_MAX];
+		join_key(child, key, name);
+		fail_oom(ld, *list, child);
+		*bad = true;
+	}
+	return array;
+}
+
+/* Reports the "name" of the list element s (at key) as taken by the element defined at first_line. */
+static int fail_duplicate_name(struct loader *ld, const config_setting_t *s, const char *key,
+			       const char *what, const char *name, int first_line)
+{
+	char child[KEY_MAX];
+	join_key(child, key, "name");
+	return fail(ld, config_setting_get_member(s, "name"), child,
+		    "duplicate %s name \"%s\" (first defined at line %d)", what, name, first_line);
+}
+
 static bool name_in(const char *name, const char *const *list)
 {
 	for (; *list; list++)
@@ -1055,15 +1087,13 @@ static int load_device(struct loader *ld, const config_setting_t *s, const char 
 
 static int load_devices(struct loader *ld, const config_setting_t *root)
 {
-	bool bad;
-	const config_setting_t *list = get_list(ld, root, "", "devices", &bad);
-	if (!list)
-		return bad ? -1 : 0;
 	struct tg_config *c = ld->config;
-	size_t n = (size_t)config_setting_length(list);
-	c->devices = calloc(n ? n : 1, sizeof(*c->devices));
+	const config_setting_t *list;
+	size_t n;
+	bool bad;
+	c->devices = get_list_array(ld, root, "", "devices", sizeof(*c->devices), &list, &n, &bad);
 	if (!c->devices)
-		return fail_oom(ld, list, "devices");
+		return bad ? -1 : 0;
 	for (size_t i = 0; i < n; i++) {
 		const config_setting_t *s = config_setting_get_elem(list, (unsigned)i);
 		char key[KEY_MAX];
@@ -1074,12 +1104,9 @@ static int load_devices(struct loader *ld, const config_setting_t *root)
 			return -1;
 		for (size_t j = 0; j < i; j++) {
 			char child[KEY_MAX];
-			if (strcmp(c->devices[j].name, dev->name) == 0) {
-				join_key(child, key, "name");
-				return fail(ld, config_setting_get_member(s, "name"), child,
-					    "duplicate device name \"%s\" (first defined at line %d)",
-					    dev->name, c->devices[j].line);
-			}
+			if (strcmp(c->devices[j].name, dev->name) == 0)
+				return fail_duplicate_name(ld, s, key, "device", dev->name,
+							   c->devices[j].line);
 			if (strcmp(c->devices[j].path, dev->path) == 0) {
 				join_key(child, key, "path");
 				return fail(ld, config_setting_get_member(s, "path"), child,
@@ -1094,15 +1121,13 @@ static int load_devices(struct loader *ld, const config_setting_t *root)
 static int load_groups(struct loader *ld, const config_setting_t *root)
 {
 	static const char *const keys[] = { "name", "initiators", NULL };
-	bool bad;
-	const config_setting_t *list = get_list(ld, root, "", "initiator_groups", &bad);
-	if (!list)
-		return bad ? -1 : 0;
 	struct tg_config *c = ld->config;
-	size_t n = (size_t)config_setting_length(list);
-	c->groups = calloc(n ? n : 1, sizeof(*c->groups));
+	const config_setting_t *list;
+	size_t n;
+	bool bad;
+	c->groups = get_list_array(ld, root, "", "initiator_groups", sizeof(*c->groups), &list, &n, &bad);
 	if (!c->groups)
-		return fail_oom(ld, list, "initiator_groups");
+		return bad ? -1 : 0;
 	for (size_t i = 0; i < n; i++) {
 		const config_setting_t *s = config_setting_get_elem(list, (unsigned)i);
 		char key[KEY_MAX];
@@ -1114,15 +1139,10 @@ static int load_groups(struct loader *ld, const config_setting_t *root)
 		group->line = (int)config_setting_source_line(s);
 		if (read_string_copy(ld, s, key, "name", true, &group->name) < 0)
 			return -1;
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(c->groups[j].name, group->name) == 0) {
-				char child[KEY_MAX];
-				join_key(child, key, "name");
-				return fail(ld, config_setting_get_member(s, "name"), child,
-					    "duplicate group name \"%s\" (first defined at line %d)",
-					    group->name, c->groups[j].line);
-			}
-		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->groups[j].name, group->name) == 0)
+				return fail_duplicate_name(ld, s, key, "group", group->name,
+							   c->groups[j].line);
 		if (read_string_array(ld, s, key, "initiators", true, check_initiator,
 				      &group->initiators, &group->initiator_count, NULL) < 0)
 			return -1;
@@ -1279,16 +1299,15 @@ static int load_target(struct loader *ld, const config_setting_t *s, const char 
 	if (load_luns(ld, s, key, false, &target->luns))
 		return -1;
 
+	const config_setting_t *access;
+	size_t n;
 	bool bad;
-	const config_setting_t *access = get_list(ld, s, key, "access", &bad);
+	target->access = get_list_array(ld, s, key, "access", sizeof(*target->access), &access, &n,
+					&bad);
 	if (bad)
 		return -1;
-	if (access) {
-		size_t n = (size_t)config_setting_length(access);
-		target->access = calloc(n ? n : 1, sizeof(*target->access));
+	if (target->access) {
 		join_key(child, key, "access");
-		if (!target->access)
-			return fail_oom(ld, access, child);
 		for (size_t i = 0; i < n; i++) {
 			char rule_key[KEY_MAX];
 			join_index(rule_key, child, (int)i);
@@ -1319,15 +1338,13 @@ static int load_target(struct loader *ld, const config_setting_t *s, const char 
 
 static int load_targets(struct loader *ld, const config_setting_t *root)
 {
-	bool bad;
-	const config_setting_t *list = get_list(ld, root, "", "targets", &bad);
-	if (!list)
-		return bad ? -1 : 0;
 	struct tg_config *c = ld->config;
-	size_t n = (size_t)config_setting_length(list);
-	c->targets = calloc(n ? n : 1, sizeof(*c->targets));
+	const config_setting_t *list;
+	size_t n;
+	bool bad;
+	c->targets = get_list_array(ld, root, "", "targets", sizeof(*c->targets), &list, &n, &bad);
 	if (!c->targets)
-		return fail_oom(ld, list, "targets");
+		return bad ? -1 : 0;
 	for (size_t i = 0; i < n; i++) {
 		const config_setting_t *s = config_setting_get_elem(list, (unsigned)i);
 		char key[KEY_MAX], child[KEY_MAX];
@@ -1338,12 +1355,9 @@ static int load_targets(struct loader *ld, const config_setting_t *root)
 			return -1;
 		for (size_t j = 0; j < i; j++) {
 			const struct cfg_target *other = &c->targets[j];
-			if (strcmp(other->name, target->name) == 0) {
-				join_key(child, key, "name");
-				return fail(ld, config_setting_get_member(s, "name"), child,
-					    "duplicate target name \"%s\" (first defined at line %d)",
-					    target->name, other->line);
-			}
+			if (strcmp(other->name, target->name) == 0)
+				return fail_duplicate_name(ld, s, key, "target", target->name,
+							   other->line);
 			if (target->srp_port_id && other->srp_port_id &&
 			    strcmp(other->srp_port_id, target->srp_port_id) == 0) {
 				join_key(child, key, "srp_port_id");

@@ -201,11 +201,13 @@ static void compare_next_chunk(struct tg_task *task)
 		     false, compare_chunk_read);
 }
 
-/* Reads [lba, lba + blocks) and compares it as bytchk says; then `after`, or GOOD. */
-static void read_and_compare(struct tg_task *task, uint64_t lba, uint64_t blocks, uint8_t bytchk,
+/* Reads [lba, lba + blocks) at most chunk_bytes at a time and compares it as bytchk says;
+ * then `after`, or GOOD. */
+static void read_and_compare(struct tg_task *task, uint64_t lba, uint64_t blocks,
+			     uint64_t chunk_bytes, uint8_t bytchk,
 			     void (*after)(struct tg_task *task))
 {
-	struct medium_job *job = job_start(task, lba, blocks, TG_SBC_CHUNK_BYTES);
+	struct medium_job *job = job_start(task, lba, blocks, chunk_bytes);
 	if (!job) {
 		tg_task_complete(task, TG_SR_TASK_SET_FULL);
 		return;
@@ -247,7 +249,7 @@ void tg_sbc_verify(struct tg_task *task)
 		tg_task_complete(task, TG_SR_OK);
 		return;
 	}
-	read_and_compare(task, task->lba, task->nblocks, bytchk, NULL);
+	read_and_compare(task, task->lba, task->nblocks, TG_SBC_CHUNK_BYTES, bytchk, NULL);
 }
 
 /* ---- WRITE AND VERIFY(10/12/16) ---- */
@@ -279,7 +281,8 @@ static void write_and_verify_written(struct tg_task *task, int result)
 	}
 	/* The verify reads back what is now durable (the write was FUA); BYTCHK 01b also
 	 * compares it with what was sent. */
-	read_and_compare(task, task->lba, task->nblocks, bytchk_of(task), NULL);
+	read_and_compare(task, task->lba, task->nblocks, TG_SBC_CHUNK_BYTES, bytchk_of(task),
+			 NULL);
 }
 
 void tg_sbc_write_and_verify(struct tg_task *task)
@@ -353,14 +356,8 @@ void tg_sbc_compare_and_write(struct tg_task *task)
 		return;
 	}
 	/* At most 255 blocks: one read, whatever the block size. */
-	struct medium_job *job = job_start(task, task->lba, task->nblocks, UINT64_MAX);
-	if (!job) {
-		tg_task_complete(task, TG_SR_TASK_SET_FULL);
-		return;
-	}
-	job->bytchk = BYTCHK_COMPARE;
-	job->after = compare_and_write_matched;
-	compare_next_chunk(task);
+	read_and_compare(task, task->lba, task->nblocks, UINT64_MAX, BYTCHK_COMPARE,
+			 compare_and_write_matched);
 }
 
 /* ---- ORWRITE(16) ---- */

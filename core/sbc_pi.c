@@ -220,6 +220,21 @@ static enum tg_sense_reason take_write_pi(struct tg_task *task, uint32_t *bad)
 	return reason;
 }
 
+/* take_write_pi, ending the task on failure: false when it was ended. A PI mismatch names the
+ * first bad LBA; no buffer or a Data-Out short of its PI has no LBA to name. */
+static bool take_write_pi_or_fail(struct tg_task *task)
+{
+	uint32_t bad = 0;
+	enum tg_sense_reason reason = take_write_pi(task, &bad);
+	if (reason == TG_SR_OK)
+		return true;
+	if (reason == TG_SR_TASK_SET_FULL || reason == TG_SR_INVALID_FIELD_IN_IU)
+		tg_task_complete(task, reason);
+	else
+		tg_sbc_fail_at(task, reason, task->lba + bad);
+	return false;
+}
+
 static void write_done(struct tg_task *task, int result)
 {
 	if (result < 0) {
@@ -235,15 +250,8 @@ void tg_pi_write(struct tg_task *task)
 		tg_task_complete(task, TG_SR_OK);
 		return;
 	}
-	uint32_t bad = 0;
-	enum tg_sense_reason reason = take_write_pi(task, &bad);
-	if (reason != TG_SR_OK) {
-		if (reason == TG_SR_TASK_SET_FULL || reason == TG_SR_INVALID_FIELD_IN_IU)
-			tg_task_complete(task, reason);
-		else
-			tg_sbc_fail_at(task, reason, task->lba + bad);
+	if (!take_write_pi_or_fail(task))
 		return;
-	}
 	bool fua = flags_of(task) & CDB_FUA;
 	issue(task, task_iovs(task), TG_IO_WRITE, task->lba, task->data.base, task->pi.base,
 	      task->nblocks, fua, write_done);
@@ -509,15 +517,8 @@ static void verify_protected(struct tg_task *task)
 	if (data_out_pi) {
 		/* The Data-Out PI is checked as WRPROTECT would check it (SBC's VRPROTECT table
 		 * for BYTCHK 01b), then compared with the medium's in the medium's guard. */
-		uint32_t bad = 0;
-		enum tg_sense_reason reason = take_write_pi(task, &bad);
-		if (reason != TG_SR_OK) {
-			if (reason == TG_SR_TASK_SET_FULL || reason == TG_SR_INVALID_FIELD_IN_IU)
-				tg_task_complete(task, reason);
-			else
-				tg_sbc_fail_at(task, reason, task->lba + bad);
+		if (!take_write_pi_or_fail(task))
 			return;
-		}
 	}
 	struct pi_job *job = job_start(task);
 	if (!job) {
@@ -563,15 +564,8 @@ static void write_and_verify_protected(struct tg_task *task)
 		tg_task_complete(task, TG_SR_OK);
 		return;
 	}
-	uint32_t bad = 0;
-	enum tg_sense_reason reason = take_write_pi(task, &bad);
-	if (reason != TG_SR_OK) {
-		if (reason == TG_SR_TASK_SET_FULL || reason == TG_SR_INVALID_FIELD_IN_IU)
-			tg_task_complete(task, reason);
-		else
-			tg_sbc_fail_at(task, reason, task->lba + bad);
+	if (!take_write_pi_or_fail(task))
 		return;
-	}
 	struct pi_job *job = job_start(task);
 	if (!job) {
 		tg_task_complete(task, TG_SR_TASK_SET_FULL);

@@ -3,8 +3,8 @@
 steps separated by 0xff, "@" standing for what only the real initiator knows) and failure
 limiter runs, each behind fuzz_chap's selector byte."""
 import base64
-import os
-import sys
+
+from seed_corpus import write_corpus
 
 PART_VALUES, PART_EXCHANGE, PART_LIMITER = 0x00, 0x40, 0x80
 # Exchange setup bits (low bits of the selector).
@@ -57,12 +57,7 @@ SEEDS = {
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "corpus", "fuzz_chap")
-    os.makedirs(out, exist_ok=True)
-    for name, data in SEEDS.items():
-        with open(os.path.join(out, name), "wb") as f:
-            f.write(data)
+    write_corpus("fuzz_chap", SEEDS)
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 """Writes the seed corpus of fuzz_iscsi_conn: whole initiator byte streams that log in and use
 the session (SCSI reads and writes with immediate, unsolicited and R2T-solicited data, NOP-Out,
 SendTargets, task management, logout), each behind the harness's two control bytes."""
-import os
 import struct
-import sys
+
+from seed_corpus import raw, write_corpus
 
 TARGET = "iqn.2026-11.org.targe:fuzz"
 CHAP_TARGET = "iqn.2026-11.org.targe:chap"
@@ -30,32 +30,12 @@ SECOND_CONNECTION, HANG_UP, SECOND_LOGIN_ONLY, AT_ONCE = 8, 0x10, 0x20, 0x40
 LIMITS_DEFAULT, LIMITS_INITIAL_R2T = 0, 1
 
 
-def _crc32c_table():
-    table = []
-    for n in range(256):
-        c = n
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-CRC_TABLE = _crc32c_table()
-
-
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc = CRC_TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
+crc32c = raw.crc32c
+lun_field = raw.encode_lun
 
 
 def keys(*pairs):
-    return b"".join(("%s=%s" % kv).encode() + b"\0" for kv in pairs)
-
-
-def lun_field(lun):
-    return struct.pack(">BB6x", 0, lun) if lun < 256 else struct.pack(">H6x", 0x4000 | lun)
+    return raw.text_keys(pairs)
 
 
 class Stream:
@@ -428,13 +408,11 @@ SEEDS = {
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "corpus", "fuzz_iscsi_conn")
-    os.makedirs(out, exist_ok=True)
+    seeds = {}
     for name, build in SEEDS.items():
         cut, limits, stream = build()
-        with open(os.path.join(out, name), "wb") as f:
-            f.write(bytes([cut, limits]) + bytes(stream))
+        seeds[name] = bytes([cut, limits]) + bytes(stream)
+    write_corpus("fuzz_iscsi_conn", seeds)
 
 
 if __name__ == "__main__":

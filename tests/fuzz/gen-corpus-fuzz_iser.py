@@ -4,9 +4,9 @@
 Each seed is one control byte (see fuzz_iser.c) then messages, each a 2-byte big-endian length
 and an iSER message: the 28-byte iSER header (opcode, STags) and one iSCSI PDU, or a Hello.
 """
-import os
 import struct
-import sys
+
+from seed_corpus import raw, write_corpus
 
 TARGET = "iqn.2026-11.org.targe:fuzz"
 ISID = b"\x80\x12\x34\x56\x78\x9a"
@@ -20,19 +20,12 @@ def iser_hdr(write=None, read=None):
     return struct.pack(">BxxxIQIQ", flags, ws, wva, rs, rva)
 
 
-def bhs(opcode, flags, itt, dsl=0, ahs_words=0, lun=b"\0" * 8, rest=b""):
-    hdr = bytes([opcode, flags, 0, 0, ahs_words]) + dsl.to_bytes(3, "big") + lun
-    hdr += struct.pack(">I", itt) + rest.ljust(28, b"\0")
-    assert len(hdr) == 48
-    return hdr
+bhs = raw.build_bhs
+pad = raw.padded
 
 
 def text(*pairs):
-    return b"".join(p.encode() + b"\0" for p in pairs)
-
-
-def pad(data):
-    return data + b"\0" * (-len(data) % 4)
+    return raw.text_strings(pairs)
 
 
 def msg(body):
@@ -148,11 +141,7 @@ SEEDS = {
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus", "fuzz_iser")
-    os.makedirs(out, exist_ok=True)
-    for name, data in SEEDS.items():
-        with open(os.path.join(out, name), "wb") as f:
-            f.write(data)
+    write_corpus("fuzz_iser", SEEDS)
 
 
 if __name__ == "__main__":

@@ -1,24 +1,16 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of fuzz_pdu: a few valid initiator PDUs (BHS, AHS, data segment)."""
-import os
 import struct
-import sys
+
+from seed_corpus import raw, write_corpus
 
 
-def bhs(opcode, flags, itt, dsl=0, ahs_words=0, lun=b"\0" * 8, rest=b""):
-    """A 48-byte BHS; `rest` fills bytes 20..47."""
-    hdr = bytes([opcode, flags, 0, 0, ahs_words]) + dsl.to_bytes(3, "big") + lun
-    hdr += struct.pack(">I", itt) + rest.ljust(28, b"\0")
-    assert len(hdr) == 48
-    return hdr
+bhs = raw.build_bhs
+pad = raw.padded
 
 
 def text(*pairs):
-    return b"".join(p.encode() + b"\0" for p in pairs)
-
-
-def pad(data):
-    return data + b"\0" * (-len(data) % 4)
+    return raw.text_strings(pairs)
 
 
 def login(flags, keys, isid=b"\x80\x12\x34\x56\x78\x9a", tsih=0):
@@ -70,11 +62,7 @@ SEEDS = {
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus", "fuzz_pdu")
-    os.makedirs(out, exist_ok=True)
-    for name, data in SEEDS.items():
-        with open(os.path.join(out, name), "wb") as f:
-            f.write(data)
+    write_corpus("fuzz_pdu", SEEDS)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,9 @@
 RDMA/CM, SRP_CMD with direct, indirect, partial indirect and immediate data descriptors,
 task management, logout, credit/AER responses) and a credit script, each behind the target's
 selector and knob bytes."""
-import os
 import struct
-import sys
+
+from seed_corpus import write_corpus
 
 LOGIN, CMD, OTHER, CREDITS = 0, 1, 2, 3
 TAG = bytes(range(0x11, 0x19))
@@ -70,8 +70,4 @@ SEEDS = {
     "credits": seed(CREDITS, 0, bytes([8]) + bytes([0, 0, 0, 3, 2 | 4, 3, 0, 1, 2 | 8, 3])),
 }
 
-out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "corpus", "fuzz_srp_iu")
-os.makedirs(out, exist_ok=True)
-for name, data in SEEDS.items():
-    with open(os.path.join(out, name), "wb") as f:
-        f.write(data)
+write_corpus("fuzz_srp_iu", SEEDS)

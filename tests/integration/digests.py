@@ -7,9 +7,7 @@ only CRC32C for both, verifies every digest the target sends, and sends PDUs who
 wrong on purpose. A corrupted write must never reach the disk.
 """
 
-import argparse
 import os
-import re
 import struct
 import sys
 import time
@@ -17,37 +15,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iscsi_raw as raw  # noqa: E402
 
-failures = []
-
-
-def fail(msg):
-    failures.append(msg)
-    print("digests: FAIL: " + msg, flush=True)
-
-
-def note(msg):
-    print("digests: " + msg, flush=True)
-
-
-def expect_log(args, mark, pattern, case):
-    if not args.log:
-        return
-    regex = re.compile(pattern, re.IGNORECASE)
-    deadline = time.monotonic() + 2.0
-    while True:
-        with open(args.log, "rb") as f:
-            f.seek(mark)
-            new = f.read().decode(errors="replace")
-        if any(regex.search(line) for line in new.splitlines()):
-            return
-        if time.monotonic() > deadline:
-            fail("%s: no daemon log line matching /%s/ (new log lines: %r)" % (case, pattern, new[-600:]))
-            return
-        time.sleep(0.05)
-
-
-def log_mark(args):
-    return os.path.getsize(args.log) if args.log else 0
+checks = raw.Checks("digests")
+fail, note, finish = checks.fail, checks.note, checks.finish
 
 
 def login(args, initiator, header_digest, data_digest):
@@ -76,23 +45,8 @@ def read_blocks(conn, args, lba, nbytes, block_size):
     return data
 
 
-def finish():
-    if failures:
-        print("digests: %d check(s) FAILED" % len(failures), flush=True)
-        return 1
-    print("digests: all checks passed", flush=True)
-    return 0
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("host")
-    ap.add_argument("port", type=int)
-    ap.add_argument("target")
-    ap.add_argument("lun", type=int)
-    ap.add_argument("--pid", type=int, required=True)
-    ap.add_argument("--log")
-    args = ap.parse_args()
+    args = raw.parse_target_args(with_daemon=True)
 
     # 1. Header and data digests on a good session; a transfer big enough for several PDUs and R2Ts.
     good = login(args, "iqn.2026-11.org.targe:digests-good", True, True)
@@ -110,7 +64,7 @@ def main():
 
     # 2. A header with a wrong digest cannot be trusted (not even its length): the connection must go.
     case = "NOP-Out with a corrupted header digest"
-    mark = log_mark(args)
+    mark = raw.log_mark(args.log)
     bad = login(args, "iqn.2026-11.org.targe:digests-bad", True, False)
     bhs = bytearray(raw.BHS_LEN)
     bhs[0] = raw.IMMEDIATE | raw.OP_NOP_OUT
@@ -128,12 +82,12 @@ def main():
         fail("%s: target kept the connection open for 5 s" % case)
     else:
         note("%s: connection closed by the target" % case)
-    expect_log(args, mark, r"digest", case)
+    raw.expect_log(checks, args.log, mark, r"digest", case)
     check_alive(args, case)
 
     # 3. Write data with a wrong data digest: refused, and the blocks keep their old contents.
     case = "WRITE(16) whose data carries a corrupted data digest"
-    mark = log_mark(args)
+    mark = raw.log_mark(args.log)
     bad = login(args, "iqn.2026-11.org.targe:digests-bad", True, True)
     junk = bytes([0x5A]) * (8 * block_size)
     bhs = bad.scsi_bhs(raw.cdb_write16(lba, 8), args.lun, write_len=len(junk))
@@ -177,7 +131,7 @@ def main():
         fail("%s: no Reject, error status or close within 5 s" % case)
     else:
         note("%s: %s" % (case, outcome))
-    expect_log(args, mark, r"digest", case)
+    raw.expect_log(checks, args.log, mark, r"digest", case)
     check_alive(args, case)
     try:
         if read_blocks(good, args, lba, len(pattern), block_size) != pattern:

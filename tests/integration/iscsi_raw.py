@@ -5,6 +5,9 @@ Only ErrorRecoveryLevel=0, one connection per session, single-step login (operat
 straight to full feature phase, no CHAP).
 """
 
+import argparse
+import os
+import re
 import socket
 import struct
 import time
@@ -100,8 +103,26 @@ def encode_lun(lun):
     return struct.pack(">H6x", 0x4000 | lun)
 
 
+def text_strings(items):
+    """A text data segment of "key=value" strings, each ended by a NUL."""
+    return b"".join(item.encode() + b"\0" for item in items)
+
+
 def text_keys(pairs):
-    return b"".join(("%s=%s" % (k, v)).encode() + b"\0" for k, v in pairs)
+    return text_strings("%s=%s" % (k, v) for k, v in pairs)
+
+
+def padded(data):
+    """data followed by the zero bytes that end it on a 4-byte boundary."""
+    return data + b"\0" * pad4(len(data))
+
+
+def build_bhs(opcode, flags, itt, dsl=0, ahs_words=0, lun=bytes(8), rest=b""):
+    """A 48-byte BHS from the fields every PDU has; `rest` fills bytes 20..47."""
+    hdr = bytes([opcode, flags, 0, 0, ahs_words]) + dsl.to_bytes(3, "big") + lun
+    hdr += struct.pack(">I", itt) + rest.ljust(28, b"\0")
+    assert len(hdr) == BHS_LEN
+    return hdr
 
 
 def parse_keys(data):
@@ -473,3 +494,69 @@ def read_capacity(conn, lun=0):
         raise ProtocolError("READ CAPACITY(16) status 0x%02x sense %s" % (status, sense.hex()))
     last_lba, block_size = struct.unpack_from(">QI", data, 0)
     return last_lba + 1, block_size
+
+
+# -- what the check scripts share -----------------------------------------------------------------
+
+
+class Checks:
+    """The failed checks of one script: each printed as it happens, all counted at the end."""
+
+    def __init__(self, name):
+        self.name = name
+        self.failures = []
+
+    def fail(self, msg):
+        self.failures.append(msg)
+        print("%s: FAIL: %s" % (self.name, msg), flush=True)
+
+    def note(self, msg):
+        print("%s: %s" % (self.name, msg), flush=True)
+
+    def finish(self):
+        """The script's exit status."""
+        if self.failures:
+            print("%s: %d check(s) FAILED" % (self.name, len(self.failures)), flush=True)
+            return 1
+        print("%s: all checks passed" % self.name, flush=True)
+        return 0
+
+
+def parse_target_args(with_daemon=False):
+    """HOST PORT TARGET LUN; with_daemon adds --pid PID (required) and --log FILE."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("host")
+    ap.add_argument("port", type=int)
+    ap.add_argument("target")
+    ap.add_argument("lun", type=int)
+    if with_daemon:
+        ap.add_argument("--pid", type=int, required=True)
+        ap.add_argument("--log")
+    return ap.parse_args()
+
+
+def log_mark(log_path):
+    """Where the daemon log ends now (0 without a log): expect_log looks only past it."""
+    return os.path.getsize(log_path) if log_path else 0
+
+
+def expect_log(checks, log_path, mark, pattern, case, timeout=2.0):
+    """Fails `case` unless the daemon writes a line matching pattern past mark within timeout.
+
+    The daemon logs as it goes, so the line may come a little after the PDU was refused.
+    Without a log there is nothing to check."""
+    if not log_path:
+        return
+    regex = re.compile(pattern, re.IGNORECASE)
+    deadline = time.monotonic() + timeout
+    while True:
+        with open(log_path, "rb") as f:
+            f.seek(mark)
+            new = f.read().decode(errors="replace")
+        if any(regex.search(line) for line in new.splitlines()):
+            return
+        if time.monotonic() > deadline:
+            checks.fail("%s: no daemon log line matching /%s/ (new log lines: %r)" %
+                        (case, pattern, new[-600:]))
+            return
+        time.sleep(0.05)

@@ -6,13 +6,10 @@ With --log, every bad PDU that the target must notice (reserved opcode, absurd l
 leave a line in the daemon log naming what was wrong.
 """
 
-import argparse
 import os
-import re
 import socket
 import struct
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iscsi_raw as raw  # noqa: E402
@@ -20,16 +17,8 @@ import iscsi_raw as raw  # noqa: E402
 CLOSE_WAIT = 5.0
 RESERVED_OPCODE = 0x0B  # between Logout Request (0x06) and SNACK (0x10): reserved for initiators
 
-failures = []
-
-
-def fail(msg):
-    failures.append(msg)
-    print("malformed: FAIL: " + msg, flush=True)
-
-
-def note(msg):
-    print("malformed: " + msg, flush=True)
+checks = raw.Checks("malformed")
+fail, note, finish = checks.fail, checks.note, checks.finish
 
 
 class Checker:
@@ -93,24 +82,10 @@ class Checker:
     # -- daemon log --------------------------------------------------------------------------------
 
     def log_mark(self):
-        return os.path.getsize(self.args.log) if self.args.log else 0
+        return raw.log_mark(self.args.log)
 
     def expect_log(self, mark, pattern, case):
-        if not self.args.log:
-            return
-        regex = re.compile(pattern, re.IGNORECASE)
-        deadline = time.monotonic() + 2.0
-        while True:
-            with open(self.args.log, "rb") as f:
-                f.seek(mark)
-                new = f.read().decode(errors="replace")
-            if any(regex.search(line) for line in new.splitlines()):
-                return
-            if time.monotonic() > deadline:
-                fail("%s: no daemon log line matching /%s/ (new log lines: %r)" %
-                     (case, pattern, new[-600:]))
-                return
-            time.sleep(0.05)
+        raw.expect_log(checks, self.args.log, mark, pattern, case)
 
     # -- the cases ---------------------------------------------------------------------------------
 
@@ -225,23 +200,8 @@ class Checker:
         self.check_good_session(case)
 
 
-def finish():
-    if failures:
-        print("malformed: %d check(s) FAILED" % len(failures), flush=True)
-        return 1
-    print("malformed: all checks passed", flush=True)
-    return 0
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("host")
-    ap.add_argument("port", type=int)
-    ap.add_argument("target")
-    ap.add_argument("lun", type=int)
-    ap.add_argument("--pid", type=int, required=True)
-    ap.add_argument("--log")
-    args = ap.parse_args()
+    args = raw.parse_target_args(with_daemon=True)
 
     checker = Checker(args)
     checker.open_good_session()

@@ -7,7 +7,6 @@ first 16 bytes in the BHS, the rest in an Extended CDB AHS (RFC 7143 11.3.4), wi
 interleaved after each block in the data.
 """
 
-import argparse
 import os
 import struct
 import sys
@@ -16,16 +15,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iscsi_raw as raw  # noqa: E402
 
 BS = 512
-failures = []
-
-
-def fail(msg):
-    failures.append(msg)
-    print("pi_type2: FAIL: " + msg, flush=True)
-
-
-def note(msg):
-    print("pi_type2: " + msg, flush=True)
+checks = raw.Checks("pi_type2")
+fail, note, finish = checks.fail, checks.note, checks.finish
 
 
 def crc16_t10dif(data):
@@ -91,12 +82,7 @@ def expect_pi_error(result, ascq, lba, what):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("host")
-    ap.add_argument("port", type=int)
-    ap.add_argument("target")
-    ap.add_argument("lun", type=int)
-    args = ap.parse_args()
+    args = raw.parse_target_args()
 
     conn = Conn32(args.host, args.port)
     conn.login("iqn.2026-11.org.targe:pi-type2", args.target)
@@ -140,10 +126,7 @@ def main():
             sent[i * (BS + 8):i * (BS + 8) + BS] for i in range(n)):
         fail("READ(16) RDPROTECT=0 on type 2: status 0x%02x" % status)
     conn.logout()
-    if failures:
-        print("pi_type2: %d failure(s)" % len(failures))
-        return 1
-    return 0
+    return finish()
 
 
 if __name__ == "__main__":

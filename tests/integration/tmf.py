@@ -8,7 +8,6 @@ response codes of RFC 7143 11.6.1, a command aborted while waiting for its Data-
 side effects (unit attentions, SPC-2 reservations) seen from a second session.
 """
 
-import argparse
 import os
 import struct
 import sys
@@ -27,16 +26,8 @@ COMPLETE, NO_TASK, NO_LUN, NOT_SUPPORTED, SUCCEEDED = 0, 1, 2, 5, 7
 
 STATUS_RESERVATION_CONFLICT = 0x18
 
-failures = []
-
-
-def fail(msg):
-    failures.append(msg)
-    print("tmf: FAIL: " + msg, flush=True)
-
-
-def note(msg):
-    print("tmf: " + msg, flush=True)
+checks = raw.Checks("tmf")
+fail, note, finish = checks.fail, checks.note, checks.finish
 
 
 def tmf(conn, function, lun=0, ref_itt=raw.NO_TAG, ref_cmdsn=None):
@@ -99,12 +90,7 @@ def expect_good_tur(conn, lun, who):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("host")
-    ap.add_argument("port", type=int)
-    ap.add_argument("target")
-    ap.add_argument("lun", type=int)
-    args = ap.parse_args()
+    args = raw.parse_target_args()
     lun = args.lun
 
     def session(name, isid):
@@ -180,11 +166,8 @@ def main():
     c.logout()
     note("TARGET COLD RESET: done")
 
-    if failures:
-        print("tmf: %d failure(s)" % len(failures), flush=True)
-        sys.exit(1)
-    print("tmf: all checks passed", flush=True)
+    return finish()
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -20,7 +20,8 @@
 #include "core/device.h"
 #include "core/ioengine.h"
 
-#define GUARD_SECONDS 5.0
+#include "loop_helpers.h"
+
 #define MiB (1024 * 1024)
 #define BACKING_SIZE (64 * MiB)
 
@@ -28,8 +29,6 @@
 static char backing_dir[256];
 static char backing_path[300];
 static char loop_path[64];
-static bool force_threads;
-
 struct fixture {
 	struct ev_loop *loop;
 	struct tg_ioengine *engine;
@@ -98,11 +97,7 @@ static int setup(void **state)
 	assert_non_null(fx);
 	fx->loop = ev_loop_new(EVFLAG_AUTO);
 	assert_non_null(fx->loop);
-	if (force_threads)
-		setenv("TG_IOENGINE", "threads", 1);
-	fx->engine = tg_ioengine_create(fx->loop);
-	unsetenv("TG_IOENGINE");
-	assert_non_null(fx->engine);
+	fx->engine = loop_engine_create(fx->loop);
 	*state = fx;
 	return 0;
 }
@@ -156,65 +151,16 @@ static void expect_open_error(struct fixture *fx, const struct cfg_device *cfg, 
 		fail_msg("error \"%s\" lacks \"%s\"", err, fragment);
 }
 
-static void guard_expired(struct ev_loop *loop, ev_timer *timer, int revents)
-{
-	*(bool *)timer->data = true;
-	ev_break(loop, EVBREAK_ONE);
-}
-
-static void count_done(struct tg_io *io)
-{
-	(*(int *)io->priv)++;
-}
-
 static int do_io(struct fixture *fx, enum tg_io_op op, uint64_t offset, uint64_t len, void *buf,
 		 bool fua)
 {
-	struct iovec iov = { buf, len };
-	int calls = 0;
-	struct tg_io io = { .op = op, .offset = offset, .len = len, .iov = buf ? &iov : NULL,
-			    .iovcnt = buf ? 1 : 0, .fua = fua, .engine = fx->engine,
-			    .done = count_done, .priv = &calls };
-	tg_device_submit(&fx->dev, &io);
-	assert_int_equal(calls, 0);
-	bool expired = false;
-	ev_timer guard;
-	ev_timer_init(&guard, guard_expired, GUARD_SECONDS, 0);
-	guard.data = &expired;
-	ev_timer_start(fx->loop, &guard);
-	while (calls == 0 && !expired)
-		ev_run(fx->loop, EVRUN_ONCE);
-	ev_timer_stop(fx->loop, &guard);
-	assert_false(expired);
-	assert_int_equal(calls, 1);
-	return io.result;
-}
-
-static uint8_t *aligned(size_t len, int byte)
-{
-	struct tg_buf buf;
-	assert_int_equal(tg_buf_alloc(&buf, len), 0);
-	memset(buf.base, byte, len);
-	return buf.base;
-}
-
-static void release(uint8_t *base, size_t len)
-{
-	struct tg_buf buf = { .base = base, .len = len, .cap = len };
-	tg_buf_free(&buf);
+	return loop_do_io(fx->loop, fx->engine, &fx->dev, op, offset, len, buf, fua);
 }
 
 static void fill(uint8_t *buf, size_t len, unsigned seed)
 {
 	for (size_t i = 0; i < len; i++)
 		buf[i] = (uint8_t)(seed * 29 + i * 3 + (i >> 9));
-}
-
-static void assert_all(const uint8_t *buf, size_t len, int byte)
-{
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] != (uint8_t)byte)
-			fail_msg("byte %zu is %#x, want %#x", i, buf[i], byte);
 }
 
 static blkcnt_t backing_blocks(void)
@@ -391,15 +337,15 @@ static void test_read_only(void **state)
 	release(data, 4096);
 }
 
-static int use_default_engine(void **state)
+static int default_engine_on_loop_device(void **state)
 {
-	force_threads = false;
+	use_default_engine(state);
 	return attach_loop_device(state);
 }
 
-static int use_worker_threads(void **state)
+static int worker_threads_on_loop_device(void **state)
 {
-	force_threads = true;
+	use_worker_threads(state);
 	return attach_loop_device(state);
 }
 
@@ -416,8 +362,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
 	};
 	int failed = cmocka_run_group_tests_name("block backend on a loop device, default engine",
-						 tests, use_default_engine, detach_loop_device);
+						 tests, default_engine_on_loop_device, detach_loop_device);
 	failed += cmocka_run_group_tests_name("block backend on a loop device, TG_IOENGINE=threads",
-					      tests, use_worker_threads, detach_loop_device);
+					      tests, worker_threads_on_loop_device, detach_loop_device);
 	return failed;
 }

@@ -19,10 +19,9 @@
 #include "core/device.h"
 #include "core/ioengine.h"
 
-#define GUARD_SECONDS 5.0
-#define MiB (1024 * 1024)
+#include "loop_helpers.h"
 
-static bool force_threads;
+#define MiB (1024 * 1024)
 
 struct fixture {
 	struct ev_loop *loop;
@@ -40,11 +39,7 @@ static int setup(void **state)
 	assert_non_null(fx);
 	fx->loop = ev_loop_new(EVFLAG_AUTO);
 	assert_non_null(fx->loop);
-	if (force_threads)
-		setenv("TG_IOENGINE", "threads", 1);
-	fx->engine = tg_ioengine_create(fx->loop);
-	unsetenv("TG_IOENGINE");
-	assert_non_null(fx->engine);
+	fx->engine = loop_engine_create(fx->loop);
 	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 	snprintf(fx->dir, sizeof(fx->dir), "%s/targe-test-file-XXXXXX", tmp);
 	assert_non_null(mkdtemp(fx->dir));
@@ -105,60 +100,11 @@ static void expect_open_error(struct fixture *fx, const struct cfg_device *cfg, 
 		fail_msg("error \"%s\" lacks \"%s\"", err, fragment);
 }
 
-static void guard_expired(struct ev_loop *loop, ev_timer *timer, int revents)
-{
-	*(bool *)timer->data = true;
-	ev_break(loop, EVBREAK_ONE);
-}
-
-static void count_done(struct tg_io *io)
-{
-	(*(int *)io->priv)++;
-}
-
 /* Submits one request to the device and runs the loop until it completes; returns its result. */
 static int do_io(struct fixture *fx, enum tg_io_op op, uint64_t offset, uint64_t len, void *buf,
 		 bool fua)
 {
-	struct iovec iov = { buf, len };
-	int calls = 0;
-	struct tg_io io = { .op = op, .offset = offset, .len = len, .iov = buf ? &iov : NULL,
-			    .iovcnt = buf ? 1 : 0, .fua = fua, .engine = fx->engine,
-			    .done = count_done, .priv = &calls };
-	tg_device_submit(&fx->dev, &io);
-	assert_int_equal(calls, 0);
-	bool expired = false;
-	ev_timer guard;
-	ev_timer_init(&guard, guard_expired, GUARD_SECONDS, 0);
-	guard.data = &expired;
-	ev_timer_start(fx->loop, &guard);
-	while (calls == 0 && !expired)
-		ev_run(fx->loop, EVRUN_ONCE);
-	ev_timer_stop(fx->loop, &guard);
-	assert_false(expired);
-	assert_int_equal(calls, 1);
-	return io.result;
-}
-
-static uint8_t *aligned(size_t len, int byte)
-{
-	struct tg_buf buf;
-	assert_int_equal(tg_buf_alloc(&buf, len), 0);
-	memset(buf.base, byte, len);
-	return buf.base;
-}
-
-static void release(uint8_t *base, size_t len)
-{
-	struct tg_buf buf = { .base = base, .len = len, .cap = len };
-	tg_buf_free(&buf);
-}
-
-static void assert_all(const uint8_t *buf, size_t len, int byte)
-{
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] != (uint8_t)byte)
-			fail_msg("byte %zu is %#x, want %#x", i, buf[i], byte);
+	return loop_do_io(fx->loop, fx->engine, &fx->dev, op, offset, len, buf, fua);
 }
 
 static struct stat stat_ok(const char *path)
@@ -445,18 +391,6 @@ static void test_out_of_range_and_unknown(void **state)
 						 &(bool){ false }),
 			 -EINVAL);
 	release(buf, 4096);
-}
-
-static int use_default_engine(void **state)
-{
-	force_threads = false;
-	return 0;
-}
-
-static int use_worker_threads(void **state)
-{
-	force_threads = true;
-	return 0;
 }
 
 int main(void)

@@ -21,9 +21,7 @@
 #include "core/device.h"
 #include "core/ioengine.h"
 
-#define GUARD_SECONDS 5.0
-
-static bool force_threads;
+#include "loop_helpers.h"
 
 struct fixture {
 	struct ev_loop *loop;
@@ -66,24 +64,10 @@ static void op_init(struct op *op, struct fixture *fx, enum tg_io_op kind, uint6
 	op->counter = &fx->completions;
 }
 
-static void guard_expired(struct ev_loop *loop, ev_timer *timer, int revents)
-{
-	*(bool *)timer->data = true;
-	ev_break(loop, EVBREAK_ONE);
-}
-
 /* Runs the loop until `target` completions were counted; fails after GUARD_SECONDS. */
 static void run_until(struct fixture *fx, int target)
 {
-	bool expired = false;
-	ev_timer guard;
-	ev_timer_init(&guard, guard_expired, GUARD_SECONDS, 0);
-	guard.data = &expired;
-	ev_timer_start(fx->loop, &guard);
-	while (fx->completions < target && !expired)
-		ev_run(fx->loop, EVRUN_ONCE);
-	ev_timer_stop(fx->loop, &guard);
-	if (expired)
+	if (!loop_run_until(fx->loop, &fx->completions, target))
 		fail_msg("only %d of %d completions within %.0f s", fx->completions, target,
 			 GUARD_SECONDS);
 }
@@ -111,13 +95,7 @@ static int setup(void **state)
 	loop_thread = pthread_self();
 	fx->loop = ev_loop_new(EVFLAG_AUTO);
 	assert_non_null(fx->loop);
-	if (force_threads)
-		setenv("TG_IOENGINE", "threads", 1);
-	else
-		unsetenv("TG_IOENGINE");
-	fx->engine = tg_ioengine_create(fx->loop);
-	unsetenv("TG_IOENGINE");
-	assert_non_null(fx->engine);
+	fx->engine = loop_engine_create(fx->loop);
 	/* Where the kernel lets us have io_uring, the engine must use it unless told otherwise. */
 	assert_int_equal(tg_ioengine_uses_uring(fx->engine), !force_threads && kernel_allows_io_uring());
 	const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -563,18 +541,6 @@ static void test_destroy_drains_in_flight(void **state)
 	free(ops);
 	free(data);
 	free(disk);
-}
-
-static int use_default_engine(void **state)
-{
-	force_threads = false;
-	return 0;
-}
-
-static int use_worker_threads(void **state)
-{
-	force_threads = true;
-	return 0;
 }
 
 int main(void)

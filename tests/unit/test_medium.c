@@ -1,5 +1,5 @@
 /* Unit tests for core/medium.c: eject and load with START STOP UNIT, PREVENT ALLOW MEDIUM REMOVAL per nexus, NOT READY without a medium. */
-#include "fake_transport.h"
+#include "fixture.h"
 
 #include "core/medium.h"
 
@@ -11,13 +11,6 @@ struct fixture {
 	struct tg_nexus *one, *two;
 	struct fake_cmd cmd;
 };
-
-/* The assert macros evaluate their argument more than once: commands go through these. */
-static void want_good(struct fake_response *r) { assert_good(r); }
-static void want_check(struct fake_response *r, uint8_t key, uint8_t asc, uint8_t ascq)
-{
-	assert_check(r, key, asc, ascq);
-}
 
 /* LUN 0: removable. LUN 1: a fixed disk. */
 enum { LUN_REMOVABLE = 0, LUN_FIXED = 1, BS = 512 };
@@ -31,12 +24,9 @@ static int setup(void **state)
 	f->dev0.removable = true;
 	f->entries[0] = (struct tg_lun_entry){ LUN_REMOVABLE, &f->dev0, false };
 	f->entries[1] = (struct tg_lun_entry){ LUN_FIXED, &f->dev1, false };
-	f->target.name = "iqn.2026-11.org.targe:medium";
-	f->target.luns = (struct tg_lun_map){ 2, f->entries };
-	f->one = tg_nexus_create(&f->target, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:one", NULL);
-	f->two = tg_nexus_create(&f->target, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:two", NULL);
-	assert_non_null(f->one);
-	assert_non_null(f->two);
+	fixture_target_init(&f->target, "iqn.2026-11.org.targe:medium", f->entries, 2);
+	f->one = fixture_nexus(&f->target, "iqn.2026-11.test:one", NULL);
+	f->two = fixture_nexus(&f->target, "iqn.2026-11.test:two", NULL);
 	*state = f;
 	return 0;
 }

@@ -1,5 +1,5 @@
 /* Unit tests for core/mode.c: MODE SELECT against MODE SENSE, D_SENSE, SWP, WCE and the UA the other nexuses get. */
-#include "fake_transport.h"
+#include "fixture.h"
 
 #include "core/mode.h"
 
@@ -11,13 +11,6 @@ struct fixture {
 	struct tg_nexus *nexus, *other;
 	struct fake_cmd cmd;
 };
-
-/* The assert macros evaluate their argument more than once: commands go through these. */
-static void want_good(struct fake_response *r) { assert_good(r); }
-static void want_check(struct fake_response *r, uint8_t key, uint8_t asc, uint8_t ascq)
-{
-	assert_check(r, key, asc, ascq);
-}
 
 /* LUN 0: disk0 with a write cache; LUN 1: disk1 without one; LUN 2: disk0 read-only. */
 enum { LUN_CACHED = 0, LUN_UNCACHED = 1, LUN_RO = 2, BS = 512 };
@@ -32,12 +25,9 @@ static int setup(void **state)
 	f->entries[0] = (struct tg_lun_entry){ LUN_CACHED, &f->dev0, false };
 	f->entries[1] = (struct tg_lun_entry){ LUN_UNCACHED, &f->dev1, false };
 	f->entries[2] = (struct tg_lun_entry){ LUN_RO, &f->dev0, true };
-	f->target.name = "iqn.2026-11.org.targe:mode";
-	f->target.luns = (struct tg_lun_map){ 3, f->entries };
-	f->nexus = tg_nexus_create(&f->target, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:one", NULL);
-	f->other = tg_nexus_create(&f->target, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:two", NULL);
-	assert_non_null(f->nexus);
-	assert_non_null(f->other);
+	fixture_target_init(&f->target, "iqn.2026-11.org.targe:mode", f->entries, 3);
+	f->nexus = fixture_nexus(&f->target, "iqn.2026-11.test:one", NULL);
+	f->other = fixture_nexus(&f->target, "iqn.2026-11.test:two", NULL);
 	*state = f;
 	return 0;
 }

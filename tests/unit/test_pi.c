@@ -1,5 +1,5 @@
 /* Unit tests for protection information: core/pi.c arithmetic, core/sbc_pi.c commands through the core, and the file backend's sidecar (devices/pi_store.c). */
-#include "fake_transport.h"
+#include "fixture.h"
 
 #include <ev.h>
 #include <fcntl.h>
@@ -350,10 +350,8 @@ static int setup(void **state)
 	for (int i = 0; i < NDEV; i++)
 		f->entries[i] = (struct tg_lun_entry){ (uint64_t)i, &f->devs[i], false };
 	f->entries[NDEV] = (struct tg_lun_entry){ LUN_T1_RO, &f->devs[LUN_T1], true };
-	f->target.name = "iqn.2026-11.org.targe:pi";
-	f->target.luns = (struct tg_lun_map){ NDEV + 1, f->entries };
-	f->nexus = tg_nexus_create(&f->target, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:pi", NULL);
-	assert_non_null(f->nexus);
+	fixture_target_init(&f->target, "iqn.2026-11.org.targe:pi", f->entries, NDEV + 1);
+	f->nexus = fixture_nexus(&f->target, "iqn.2026-11.test:pi", NULL);
 	*state = f;
 	return 0;
 }
@@ -451,15 +449,8 @@ static uint32_t sense_information(const struct fake_response *r)
 	return get_be32(r->sense + 3);
 }
 
-/* fake_transport.h's assertions evaluate their argument more than once: these take a
- * response once, so a command written inside the call is sent once. */
-static void want_good(const struct fake_response *r) { assert_good(r); }
-
-static void want_check(const struct fake_response *r, uint8_t key, uint8_t asc, uint8_t ascq)
-{
-	assert_check(r, key, asc, ascq);
-}
-
+/* Like fixture.h's want_good: take a response once, so a command written inside the call is
+ * sent once. */
 static void want_invalid_field(const struct fake_response *r, int byte, int bit)
 {
 	assert_invalid_field(r, byte, bit);
@@ -1022,10 +1013,8 @@ static void file_open_dev(struct file_fixture *x, int type, const char *host_gua
 	if (!x->dev)
 		fail_msg("open: %s", err);
 	x->entry = (struct tg_lun_entry){ 0, x->dev, false };
-	x->target.name = "iqn.2026-11.org.targe:pifile";
-	x->target.luns = (struct tg_lun_map){ 1, &x->entry };
-	x->nexus = tg_nexus_create(&x->target, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:pif", NULL);
-	assert_non_null(x->nexus);
+	fixture_target_init(&x->target, "iqn.2026-11.org.targe:pifile", &x->entry, 1);
+	x->nexus = fixture_nexus(&x->target, "iqn.2026-11.test:pif", NULL);
 }
 
 static int file_teardown(void **state)

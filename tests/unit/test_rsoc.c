@@ -1,5 +1,5 @@
 /* Unit tests for core/rsoc.c and the service-action dispatch of core/cmd.c: REPORT SUPPORTED OPERATION CODES against the opcode table. */
-#include "fake_transport.h"
+#include "fixture.h"
 
 struct fixture {
 	struct fake_disk disk0, disk1;
@@ -23,10 +23,8 @@ static int setup(void **state)
 	f->dev1.can_unmap = true;
 	f->entries[0] = (struct tg_lun_entry){ LUN_PLAIN, &f->dev0, false };
 	f->entries[1] = (struct tg_lun_entry){ LUN_REMOVABLE, &f->dev1, false };
-	f->target.name = "iqn.2026-11.org.targe:rsoc";
-	f->target.luns = (struct tg_lun_map){ 2, f->entries };
-	f->nexus = tg_nexus_create(&f->target, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:init", NULL);
-	assert_non_null(f->nexus);
+	fixture_target_init(&f->target, "iqn.2026-11.org.targe:rsoc", f->entries, 2);
+	f->nexus = fixture_nexus(&f->target, "iqn.2026-11.test:init", NULL);
 	*state = f;
 	return 0;
 }

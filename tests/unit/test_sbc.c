@@ -1,5 +1,5 @@
 /* Unit tests for core/sbc.c: block commands driven through tg_task_submit onto an in-memory disk. */
-#include "fake_transport.h"
+#include "fixture.h"
 
 #define BS 512
 #define BLOCKS 20000 /* a little over TG_MAX_TRANSFER_BYTES worth of 512-byte blocks */
@@ -24,10 +24,8 @@ static int setup(void **state)
 	f->entries[0] = (struct tg_lun_entry){ LUN_RW, &f->dev, false };
 	f->entries[1] = (struct tg_lun_entry){ LUN_RO, &f->dev, true };
 	f->entries[2] = (struct tg_lun_entry){ LUN_4K, &f->dev4k, false };
-	f->target.name = "iqn.2026-11.org.targe:sbc";
-	f->target.luns = (struct tg_lun_map){ 3, f->entries };
-	f->nexus = tg_nexus_create(&f->target, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:init", NULL);
-	assert_non_null(f->nexus);
+	fixture_target_init(&f->target, "iqn.2026-11.org.targe:sbc", f->entries, 3);
+	f->nexus = fixture_nexus(&f->target, "iqn.2026-11.test:init", NULL);
 	*state = f;
 	return 0;
 }

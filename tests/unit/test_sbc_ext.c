@@ -1,5 +1,5 @@
 /* Unit tests for the SBC provisioning, compare and media commands and the LBA-range lock, driven through tg_task_submit onto an in-memory disk. */
-#include "fake_transport.h"
+#include "fixture.h"
 
 #include "core/lba_lock.h"
 #include "core/sbc_ext.h"
@@ -25,10 +25,8 @@ static int setup(void **state)
 	fake_device_init(&f->dev, &f->disk, "thin0", BS, BLOCKS);
 	f->entries[0] = (struct tg_lun_entry){ LUN_RW, &f->dev, false };
 	f->entries[1] = (struct tg_lun_entry){ LUN_RO, &f->dev, true };
-	f->target.name = "iqn.2026-11.org.targe:sbc-ext";
-	f->target.luns = (struct tg_lun_map){ 2, f->entries };
-	f->nexus = tg_nexus_create(&f->target, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:init", NULL);
-	assert_non_null(f->nexus);
+	fixture_target_init(&f->target, "iqn.2026-11.org.targe:sbc-ext", f->entries, 2);
+	f->nexus = fixture_nexus(&f->target, "iqn.2026-11.test:init", NULL);
 	*state = f;
 	return 0;
 }

@@ -1,5 +1,5 @@
 /* Unit tests for core/spc.c, core/cmd.c and core/device.c: SPC commands driven through tg_task_submit. */
-#include "fake_transport.h"
+#include "fixture.h"
 
 #include "config/config.h"
 
@@ -23,10 +23,8 @@ static int setup(void **state)
 	f->entries[0] = (struct tg_lun_entry){ LUN_DISK0, &f->dev0, false };
 	f->entries[1] = (struct tg_lun_entry){ LUN_DISK1_RO, &f->dev1, true };
 	f->entries[2] = (struct tg_lun_entry){ LUN_FLAT, &f->dev0, false };
-	f->target.name = "iqn.2026-11.org.targe:test";
-	f->target.luns = (struct tg_lun_map){ 3, f->entries };
-	f->nexus = tg_nexus_create(&f->target, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:init", NULL);
-	assert_non_null(f->nexus);
+	fixture_target_init(&f->target, "iqn.2026-11.org.targe:test", f->entries, 3);
+	f->nexus = fixture_nexus(&f->target, "iqn.2026-11.test:init", NULL);
 	*state = f;
 	return 0;
 }

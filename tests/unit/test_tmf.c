@@ -1,4 +1,5 @@
 /* Unit tests for core/tmf.c: which tasks each task management function takes, its side effects, and that it answers only after they return. */
+#include "fixture.h"
 #include "held_transport.h"
 
 #include "core/reservation.h"
@@ -23,20 +24,17 @@ static int setup(void **state)
 	fake_device_init(&f->dev1, &f->disk1, "d1", BS, 128);
 	f->entries[0] = (struct tg_lun_entry){ 0, &f->dev0, false };
 	f->entries[1] = (struct tg_lun_entry){ 1, &f->dev1, false };
-	f->target.name = "iqn.2026-11.org.targe:tmf";
+	fixture_target_init(&f->target, "iqn.2026-11.org.targe:tmf", f->entries, 2);
 	f->target.tpgt = 1;
-	f->target.luns = (struct tg_lun_map){ 2, f->entries };
 	f->other_entries[0] = (struct tg_lun_entry){ 5, &f->dev0, false };
-	f->other_target.name = "iqn.2026-11.org.targe:other";
+	fixture_target_init(&f->other_target, "iqn.2026-11.org.targe:other", f->other_entries, 1);
 	f->other_target.tpgt = 1;
-	f->other_target.luns = (struct tg_lun_map){ 1, f->other_entries };
-	f->n1 = tg_nexus_create(&f->target, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:one",
-				"iqn.2026-11.test:one,i,0x000000000001");
-	f->n2 = tg_nexus_create(&f->target, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:two",
-				"iqn.2026-11.test:two,i,0x000000000002");
-	f->n3 = tg_nexus_create(&f->other_target, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:three",
-				"iqn.2026-11.test:three,i,0x000000000003");
-	assert_true(f->n1 && f->n2 && f->n3);
+	f->n1 = fixture_nexus(&f->target, "iqn.2026-11.test:one",
+			      "iqn.2026-11.test:one,i,0x000000000001");
+	f->n2 = fixture_nexus(&f->target, "iqn.2026-11.test:two",
+			      "iqn.2026-11.test:two,i,0x000000000002");
+	f->n3 = fixture_nexus(&f->other_target, "iqn.2026-11.test:three",
+			      "iqn.2026-11.test:three,i,0x000000000003");
 	f->disk0.deferred = f->disk1.deferred = true;
 	*state = f;
 	return 0;

@@ -1,4 +1,5 @@
 /* Unit tests for the unit attention queues of core/nexus.c: queuing, reporting, clearing, the first UA of a nexus, and several threads at once. */
+#include "fixture.h"
 #include "held_transport.h"
 
 #include <pthread.h>
@@ -24,14 +25,12 @@ static int setup(void **state)
 	f->entries[0] = (struct tg_lun_entry){ 0, &f->dev0, false };
 	f->entries[1] = (struct tg_lun_entry){ 1, &f->dev1, false };
 	f->entries[2] = (struct tg_lun_entry){ 2, &f->dev0, false }; /* d0 a second time */
-	f->target.name = "iqn.2026-11.org.targe:ua";
+	fixture_target_init(&f->target, "iqn.2026-11.org.targe:ua", f->entries, 3);
 	f->target.tpgt = 1;
-	f->target.luns = (struct tg_lun_map){ 3, f->entries };
-	f->n1 = tg_nexus_create(&f->target, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:ua1",
-				"iqn.2026-11.test:ua1,i,0x000000000001");
-	f->n2 = tg_nexus_create(&f->target, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:ua2",
-				"iqn.2026-11.test:ua2,i,0x000000000002");
-	assert_true(f->n1 && f->n2);
+	f->n1 = fixture_nexus(&f->target, "iqn.2026-11.test:ua1",
+			      "iqn.2026-11.test:ua1,i,0x000000000001");
+	f->n2 = fixture_nexus(&f->target, "iqn.2026-11.test:ua2",
+			      "iqn.2026-11.test:ua2,i,0x000000000002");
 	*state = f;
 	return 0;
 }
@@ -182,8 +181,7 @@ static void test_first_ua_of_a_nexus(void **state)
 {
 	struct fixture *f = *state;
 	const char *port = "iqn.2026-11.test:login,i,0x00023d000001";
-	struct tg_nexus *n = tg_nexus_create(&f->target, TG_TRANSPORT_ISCSI,
-					     "iqn.2026-11.test:login", port);
+	struct tg_nexus *n = fixture_nexus(&f->target, "iqn.2026-11.test:login", port);
 	tg_nexus_login(n);
 	/* Never seen since start: POWER ON, RESET, OR BUS DEVICE RESET OCCURRED everywhere. */
 	for (size_t i = 0; i < 3; i++) {
@@ -192,20 +190,20 @@ static void test_first_ua_of_a_nexus(void **state)
 	}
 	tg_nexus_destroy(n);
 	/* The same initiator port again: its previous nexus was lost. */
-	n = tg_nexus_create(&f->target, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:login", port);
+	n = fixture_nexus(&f->target, "iqn.2026-11.test:login", port);
 	tg_nexus_login(n);
 	assert_int_equal(tg_ua_take(n, 1), TG_SR_UA_NEXUS_LOSS);
 	tg_nexus_destroy(n);
 	/* Another ISID is another initiator port. */
-	n = tg_nexus_create(&f->target, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:login",
-			    "iqn.2026-11.test:login,i,0x00023d000002");
+	n = fixture_nexus(&f->target, "iqn.2026-11.test:login",
+			  "iqn.2026-11.test:login,i,0x00023d000002");
 	tg_nexus_login(n);
 	assert_int_equal(tg_ua_take(n, 0), TG_SR_UA_POWER_ON_RESET);
 	tg_nexus_destroy(n);
 	/* The same port through another target is another I_T nexus too. */
 	struct tg_target other = f->target;
 	other.name = "iqn.2026-11.org.targe:ua-other";
-	n = tg_nexus_create(&other, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:login", port);
+	n = fixture_nexus(&other, "iqn.2026-11.test:login", port);
 	tg_nexus_login(n);
 	assert_int_equal(tg_ua_take(n, 0), TG_SR_UA_POWER_ON_RESET);
 	tg_nexus_destroy(n);

@@ -1,5 +1,5 @@
 /* Unit tests for core/xcopy.c: EXTENDED COPY (LID1) between LUNs, its parameter checks, and RECEIVE COPY RESULTS. */
-#include "fake_transport.h"
+#include "fixture.h"
 
 #include "core/xcopy.h"
 
@@ -11,13 +11,6 @@ struct fixture {
 	struct tg_nexus *nexus, *other;
 	struct fake_cmd cmd, cmd2;
 };
-
-/* The assert macros evaluate their argument more than once: commands go through these. */
-static void want_good(struct fake_response *r) { assert_good(r); }
-static void want_check(struct fake_response *r, uint8_t key, uint8_t asc, uint8_t ascq)
-{
-	assert_check(r, key, asc, ascq);
-}
 
 /* LUN 0: 512-byte blocks, 4 MiB. LUN 1: 4096-byte blocks. LUN 2: LUN 0's device, read-only.
  * `hidden` is a device of this daemon no LUN of the target maps. */
@@ -36,12 +29,9 @@ static int setup(void **state)
 	f->entries[0] = (struct tg_lun_entry){ LUN0, &f->dev0, false };
 	f->entries[1] = (struct tg_lun_entry){ LUN1, &f->dev1, false };
 	f->entries[2] = (struct tg_lun_entry){ LUN_RO, &f->dev0, true };
-	f->target.name = "iqn.2026-11.org.targe:xcopy";
-	f->target.luns = (struct tg_lun_map){ 3, f->entries };
-	f->nexus = tg_nexus_create(&f->target, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:one", NULL);
-	f->other = tg_nexus_create(&f->target, TG_TRANSPORT_ISCSI, "iqn.2026-11.test:two", NULL);
-	assert_non_null(f->nexus);
-	assert_non_null(f->other);
+	fixture_target_init(&f->target, "iqn.2026-11.org.targe:xcopy", f->entries, 3);
+	f->nexus = fixture_nexus(&f->target, "iqn.2026-11.test:one", NULL);
+	f->other = fixture_nexus(&f->target, "iqn.2026-11.test:two", NULL);
 	*state = f;
 	return 0;
 }

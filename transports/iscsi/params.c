@@ -421,11 +421,12 @@ static uint32_t clamp_u32(uint64_t v, uint64_t lo, uint64_t hi)
 	return (uint32_t)(v < lo ? lo : v > hi ? hi : v);
 }
 
-/* Result function Minimum (6.2.2): an out-of-range offer is answered Reject and changes
- * nothing. `ours` is kept inside the key's range so a bad limit cannot produce an
- * inadmissible answer. */
-static void negotiate_min(struct negotiate_ctx *ctx, const char *key, const char *value,
-			  uint32_t lo, uint32_t hi, uint32_t ours, uint32_t *result)
+/* Result functions Minimum and, with use_max, Maximum (6.2.2): an out-of-range offer is
+ * answered Reject and changes nothing. `ours` is kept inside the key's range so a bad limit
+ * cannot produce an inadmissible answer. */
+static void negotiate_number(struct negotiate_ctx *ctx, const char *key, const char *value,
+			     uint32_t lo, uint32_t hi, uint32_t ours, bool use_max,
+			     uint32_t *result)
 {
 	uint64_t offered;
 	if (!parse_number_in(value, lo, hi, &offered)) {
@@ -433,21 +434,21 @@ static void negotiate_min(struct negotiate_ctx *ctx, const char *key, const char
 		return;
 	}
 	ours = clamp_u32(ours, lo, hi);
-	*result = offered < ours ? (uint32_t)offered : ours;
+	bool take_offered = use_max ? offered > ours : offered < ours;
+	*result = take_offered ? (uint32_t)offered : ours;
 	iscsi_text_add_u32(ctx->resp, key, *result);
+}
+
+static void negotiate_min(struct negotiate_ctx *ctx, const char *key, const char *value,
+			  uint32_t lo, uint32_t hi, uint32_t ours, uint32_t *result)
+{
+	negotiate_number(ctx, key, value, lo, hi, ours, false, result);
 }
 
 static void negotiate_max(struct negotiate_ctx *ctx, const char *key, const char *value,
 			  uint32_t lo, uint32_t hi, uint32_t ours, uint32_t *result)
 {
-	uint64_t offered;
-	if (!parse_number_in(value, lo, hi, &offered)) {
-		answer(ctx, key, "Reject");
-		return;
-	}
-	ours = clamp_u32(ours, lo, hi);
-	*result = offered > ours ? (uint32_t)offered : ours;
-	iscsi_text_add_u32(ctx->resp, key, *result);
+	negotiate_number(ctx, key, value, lo, hi, ours, true, result);
 }
 
 /* Boolean keys with result function OR (use_or) or AND. */

@@ -34,6 +34,17 @@ dd if="$WORK/base" of="$DISK" bs=1M oflag=direct status=none || fail "writing th
 base_sum=$(sha256sum < "$WORK/base")
 
 tmf_count() { grep -c "task management function $1: complete" "$SO/target.log"; }
+# wait_inflight N: until the initiator has at least N commands outstanding (fio takes seconds
+# to start under TCG, and the resets below must hit commands held in the slow backend)
+wait_inflight() {
+	local i=0 n
+	while :; do
+		n=$(awk '{print $1 + $2}' "/sys/block/${DISK#/dev/}/inflight")
+		[ "$n" -ge "$1" ] && { log "$n commands in flight"; return 0; }
+		i=$((i + 1)); [ $i -gt 300 ] && fail "fewer than $1 commands in flight after 60 s"
+		sleep 0.2
+	done
+}
 
 step "LUN reset with nothing in flight (sg_reset -d)"
 sg_reset -d "$SG" || fail "sg_reset -d failed"
@@ -57,10 +68,10 @@ step "LUN reset with writes in flight on both channels"
 set_delay 1500
 fio --name=reset-load --filename="$DISK" --direct=1 --ioengine=libaio --rw=randwrite --bs=4k \
 	--iodepth=8 --numjobs=2 --cpus_allowed=0-1 --cpus_allowed_policy=split --size=16M \
-	--offset=32M --offset_increment=16M --time_based --runtime=12 \
+	--offset=32M --offset_increment=16M --time_based --runtime=20 \
 	--output="$SO/fio-reset-load.txt" 2> "$SO/fio-reset-load.err" &
 loader=$!
-sleep 4
+wait_inflight 12
 n=$(tmf_count 0x8)
 sg_reset -d "$SG" || fail "sg_reset -d under load failed"
 [ "$(tmf_count 0x8)" -gt "$n" ] || fail "the second LOGICAL UNIT RESET was not answered"
@@ -71,15 +82,22 @@ step "bus reset under load: ib_srp logs in again (reinstatement)"
 set_delay 1500
 logins=$(grep -c "logged in to $IQN" "$SO/target.log")
 fio --name=bus-load --filename="$DISK" --direct=1 --ioengine=libaio --rw=randwrite --bs=4k \
-	--iodepth=8 --size=16M --offset=64M --time_based --runtime=10 \
+	--iodepth=8 --size=16M --offset=64M --time_based --runtime=20 \
 	--output="$SO/fio-bus-load.txt" 2> "$SO/fio-bus-load.err" &
 loader=$!
-sleep 3
+wait_inflight 6
 sg_reset -b "$SG" || fail "sg_reset -b failed"
 set_delay 0
 wait $loader || fail "fio failed across the bus reset: $(tail -n 3 "$SO/fio-bus-load.err")"
 [ "$(grep -c "logged in to $IQN" "$SO/target.log")" -ge $((logins + 2)) ] ||
 	fail "ib_srp did not log in again (two channels) after the bus reset"
+# the LUN reset under load aborted commands of both channels: those of the channel the reset
+# did not come on had no response to carry their credits back
+creds=$(( $(srp_channel_stat ch0 "credit requests") + $(srp_channel_stat ch1 "credit requests") ))
+log "credits returned by SRP_CRED_REQ: $creds"
+[ "$creds" -ge 1 ] || fail "no SRP_CRED_REQ returned the credits of commands the LUN reset aborted"
+grep -q "login waits for the previous nexus to drain" "$SO/target.log" ||
+	log "(the old nexus had drained before the new login arrived)"
 
 step "data and credits after the resets"
 sum=$(dd if="$DISK" bs=1M count=8 iflag=direct status=none | sha256sum)
