@@ -12,9 +12,13 @@ build:
 	cmake -S . -B $(BUILD) -DTARGE_FUZZ_BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
+# With an RDMA device, the same config plus an iSER portal on its address (tools/run-config.sh).
 run: build
 	@mkdir -p var
-	$(BUILD)/targed -c config/default.conf
+	@tools/run-config.sh config/default.conf > $(BUILD)/run.conf
+	@if cmp -s config/default.conf $(BUILD)/run.conf; then conf=config/default.conf; \
+	else conf=$(BUILD)/run.conf; echo "RDMA device found: serving $$conf (iSER portal added)"; fi; \
+	echo "$(BUILD)/targed -c $$conf"; exec $(BUILD)/targed -c $$conf
 
 fuzz-build:
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DTARGE_FUZZ=ON >/dev/null

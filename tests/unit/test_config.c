@@ -489,7 +489,10 @@ static void test_default_conf(void **state)
 	assert_int_equal(disk->size, 1ull << 30);
 	assert_int_equal(c->target_count, 1);
 	assert_string_equal(c->targets[0].name, "iqn.2026-11.org.targe:default");
-	assert_int_equal(c->targets[0].transports, TG_TRANSPORT_ISCSI);
+	/* iSER too, served where `make run` finds an RDMA device and adds the portal (the file
+	 * itself cannot know an RDMA address: it has none). */
+	assert_int_equal(c->targets[0].transports, TG_TRANSPORT_ISCSI | TG_TRANSPORT_ISER);
+	assert_int_equal(c->iser_listen.count, 0);
 	assert_false(c->targets[0].chap.present);
 	assert_int_equal(c->targets[0].luns.count, 1);
 	assert_int_equal(c->targets[0].luns.items[0].lun, 0);

@@ -28,8 +28,8 @@ ng=$(cat /sys/class/infiniband/rxe0/node_guid)
 S=$T/srpt/$ng/tpgt_1
 mkdir -p "$S" 2>/dev/null || { S=$T/srpt/$ng/tpg; mkdir -p "$S"; } || fail "cannot create the srpt port $ng"
 mkdir -p "$S/lun/lun_0" && ln -s $T/core/fileio_0/lun0 "$S/lun/lun_0/vol" || fail "srpt LUN setup failed"
-# the ACL name ib_srpt expects: the initiator port id in one of the forms it accepts
-for acl in "0x0000000000000000$(srp_guid)" "$ng"; do
+# ib_srpt names an RDMA/CM initiator by its IP address (and IB ones by port id)
+for acl in "$IP" "0x0000000000000000$(srp_guid)"; do
 	mkdir "$S/acls/$acl" 2>/dev/null && mkdir "$S/acls/$acl/lun_0" &&
 		ln -s "$S/lun/lun_0" "$S/acls/$acl/lun_0/m" && log "srpt ACL $acl"
 done
