@@ -250,6 +250,13 @@ static bool post_data(struct iser_conn *ic, struct iscsi_cmd *cmd, struct iser_t
 	return false;
 }
 
+/* Every task buffer of an iSER connection comes from iser_alloc_buf (the registered pool):
+ * one that does not could not be moved by the device at all. */
+static bool registered(const struct iscsi_cmd *cmd)
+{
+	return cmd->task.data.owner != NULL;
+}
+
 static void fail_write(struct iscsi_cmd *cmd, enum tg_sense_reason reason, const char *why)
 {
 	tg_warn(ISER_LOG, "%s: ITT %#x: %s", cmd->conn->peer, cmd->itt, why);
@@ -282,6 +289,10 @@ static void iser_solicit(struct iscsi_cmd *cmd)
 	uint32_t from = cmd->received;
 	t->remote = (struct tg_rdma_remote){ .addr = t->tags.write_va + (from - cmd->unsolicited_len),
 					     .rkey = t->tags.write_stag, .len = need - from };
+	if (!registered(cmd)) {
+		fail_write(cmd, TG_SR_INTERNAL_TARGET_FAILURE, "write buffer not RDMA-registered");
+		return;
+	}
 	cmd->solicited = need;
 	cmd->r2t_outstanding = 1;
 	if (!post_data(ic, cmd, t, TG_RDMA_READ, cmd->task.data.base + from, need - from))
@@ -300,6 +311,12 @@ static bool iser_send_read_data(struct iscsi_cmd *cmd, bool with_status)
 	if (!t->tags.rsv) {
 		tg_warn(ISER_LOG, "%s: ITT %#x: read data but no read STag", ic->conn.peer, cmd->itt);
 		iscsi_conn_close(&ic->conn, "read command without a read STag");
+		return true;
+	}
+	if (!registered(cmd)) {
+		tg_err(ISER_LOG, "%s: ITT %#x: read buffer not RDMA-registered", ic->conn.peer,
+		       cmd->itt);
+		iscsi_conn_close(&ic->conn, "internal error: unregistered data buffer");
 		return true;
 	}
 	t->remote = (struct tg_rdma_remote){ .addr = t->tags.read_va, .rkey = t->tags.read_stag,

@@ -1006,15 +1006,39 @@ static void rebind_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct tg_rdma_listener *l = w->data;
 	char err[256];
+	/* librdmacm closes its context of a removed device (which the kernel waits for before
+	 * the removal can finish) only when it refreshes its device list. */
+	struct ibv_context **devices = rdma_get_devices(NULL);
+	if (devices)
+		rdma_free_devices(devices);
 	if (listener_bind(l, err, sizeof(err)) == 0) {
 		ev_timer_stop(loop, w);
 		tg_info(LOG, "listening on %s again", l->name);
 	}
 }
 
+/* The kernel removes a device only once every user has let go of it: connections on it close,
+ * and its PD, completion channel and pool go as soon as nothing uses them any more. */
+static void device_removed(struct tg_rdma *rdma, struct ibv_context *verbs)
+{
+	struct tg_rdma_device *dev = NULL;
+	for (struct tg_rdma_device *d = rdma->devices; d; d = d->next)
+		if (d->verbs == verbs)
+			dev = d;
+	if (!dev || dev->removed)
+		return;
+	dev->removed = true;
+	for (struct tg_rdma_conn *c = rdma->conns; c; c = c->next_all)
+		if (c->dev == dev)
+			conn_close(c, "RDMA device removed");
+	device_maybe_free(dev);
+}
+
 static void listener_device_removed(struct tg_rdma_listener *l)
 {
 	tg_warn(LOG, "%s: RDMA device removed; will listen again once it is back", l->name);
+	if (l->id->verbs)
+		device_removed(l->rdma, l->id->verbs);
 	rdma_destroy_id(l->id);
 	l->id = NULL;
 	ev_timer_set(&l->rebind, REBIND_INTERVAL, REBIND_INTERVAL);
@@ -1053,8 +1077,7 @@ static void handle_cm_event(struct tg_rdma *rdma, struct rdma_cm_event *ev)
 		conn_close(conn, "disconnected by the peer");
 		break;
 	case RDMA_CM_EVENT_DEVICE_REMOVAL:
-		conn->dev->removed = true;
-		conn_close(conn, "RDMA device removed");
+		device_removed(rdma, conn->dev->verbs);
 		break;
 	case RDMA_CM_EVENT_REJECTED:
 	case RDMA_CM_EVENT_CONNECT_ERROR:
