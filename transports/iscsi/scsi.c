@@ -308,6 +308,9 @@ static void iscsi_queue_response(struct tg_task *task)
 	struct iscsi_cmd *cmd = cmd_of(task);
 	struct iscsi_conn *conn = cmd->conn;
 	cmd->response_queued = true;
+	/* Held while the response is queued: a datamover that fails to post closes the
+	 * connection on the spot, and the teardown must not free this command under us. */
+	cmd->tx_refs++;
 	if (task->state != TG_TASK_ABORTED && conn->phase == ISCSI_PHASE_FULL_FEATURE) {
 		bool good = task->status == SCSI_STATUS_GOOD;
 		bool status_sent = false;
@@ -316,6 +319,7 @@ static void iscsi_queue_response(struct tg_task *task)
 		if (!status_sent && conn->phase == ISCSI_PHASE_FULL_FEATURE)
 			send_scsi_response(cmd);
 	}
+	cmd->tx_refs--;
 	/* The task (and the buffer its Data-In PDUs point into) is released by iscsi_cmd_put
 	 * once those PDUs are out and any unsolicited data still owed has arrived. On a closed
 	 * connection that put may free the session and the connection with it: decide on the
