@@ -1006,11 +1006,6 @@ static void rebind_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct tg_rdma_listener *l = w->data;
 	char err[256];
-	/* librdmacm closes its context of a removed device (which the kernel waits for before
-	 * the removal can finish) only when it refreshes its device list. */
-	struct ibv_context **devices = rdma_get_devices(NULL);
-	if (devices)
-		rdma_free_devices(devices);
 	if (listener_bind(l, err, sizeof(err)) == 0) {
 		ev_timer_stop(loop, w);
 		tg_info(LOG, "listening on %s again", l->name);

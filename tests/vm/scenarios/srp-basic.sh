@@ -4,9 +4,7 @@
 . "$(dirname "$0")/srp-lib.sh"
 
 make_disk 128
-target_start
-grep -q "listening on $IP:$SRP_PORT (RDMA-CM)" "$SO/target.log" ||
-	fail "targed did not start its SRP portal: $(tail -n 3 "$SO/target.log")"
+srp_target_start
 
 step "a login naming a target port id that no target has is rejected"
 guid=$(srp_guid)

@@ -12,7 +12,7 @@ LIO_PORT=5555
 # targed: a 256 MiB file on tmpfs, as LIO's below
 make_disk 256
 SRP_PORT=$TARGED_PORT
-target_start
+srp_target_start
 
 step "LIO ib_srpt on port $LIO_PORT"
 T=/sys/kernel/config/target

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/srp-lib.sh"
 
 make_disk 256
-target_start
+srp_target_start
 
 srp_add ch_count=2
 [ "$(srp_host_attr ch_count)" = 2 ] || fail "ch_count=2 gave $(srp_host_attr ch_count) channels"
@@ -25,12 +25,17 @@ srp_add ch_count=1
 srp_fio one-channel --bsrange=4k-128k --iodepth=16 --size=32M --offset=96M
 srp_remove
 
-# Without registration every page of a request is its own descriptor; with room for only 2 in
-# the SRP_CMD, longer lists are sent as partial indirect tables the target must fetch.
+# Without registration every physically contiguous piece of a request is its own descriptor;
+# with room for only 2 in the SRP_CMD, longer lists are sent as partial indirect tables the
+# target must fetch. (fio's buffers in transparent huge pages would be one piece: off for this.)
+thp=/sys/kernel/mm/transparent_hugepage/enabled
+thp_was=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$thp" 2>/dev/null)
+[ -n "$thp_was" ] && echo never > "$thp"
 srp_reload never_register=1
 srp_add ch_count=1,cmd_sg_entries=2,allow_ext_sg=1,sg_tablesize=64
 srp_fio partial-tables --bsrange=4k-256k --iodepth=8 --size=32M --offset=128M
 srp_remove
+[ -n "$thp_was" ] && echo "$thp_was" > "$thp"
 n=$(srp_channel_stat ch0 "with a fetched descriptor table")
 [ "${n:-0}" -gt 0 ] || fail "no command came with a partial indirect table (ib_srp never_register=1, cmd_sg_entries=2)"
 log "$n commands needed their descriptor table fetched"

@@ -36,6 +36,18 @@ EOF
 	cp "$WORK/targed.conf" "$SO/targed.conf"
 }
 
+# srp_target_start: target_start, then until targed's SRP portal listens (it opens after the
+# iSCSI one that target_start waits for, and opening the RDMA device takes a moment)
+srp_target_start() {
+	target_start
+	local i=0
+	until grep -q "listening on $IP:$SRP_PORT (RDMA-CM)" "$SO/target.log"; do
+		target_alive || fail "targed exited at start: $(tail -n 1 "$SO/target.log")"
+		i=$((i + 1)); [ $i -gt 100 ] && fail "targed did not start its SRP portal within 20 s"
+		sleep 0.2
+	done
+}
+
 srp_guid() { tr -d ':' < /sys/class/infiniband/rxe0/node_guid; }
 
 # The initiator port id ib_srp sends on RoCE: initiator_ext (0) then the port GUID.

@@ -6,7 +6,7 @@
 PROBE=$(dirname "$LAB_TARGED")/srp-probe
 [ -x "$PROBE" ] || fail "no srp-probe beside $LAB_TARGED (build the srp-probe target)"
 make_disk 64
-target_start
+srp_target_start
 guid=$(srp_guid)
 step "srp-probe"
 "$PROBE" "$IP" "$SRP_PORT" "0x$guid$guid" "0x00000000000000aa$guid" > "$SO/probe.txt" 2>&1

@@ -21,7 +21,7 @@ echo "0 $SECTORS delay $LOOP 0 0" | DM_DISABLE_UDEV=1 dmsetup create targe-delay
 DISK_PATH=/dev/mapper/targe-delay
 DISK_BACKEND=block
 
-target_start
+srp_target_start
 srp_add
 SG=/dev/$(ls "/sys/block/${DISK#/dev/}/device/scsi_generic/")
 [ -c "$SG" ] || fail "no sg device for $DISK"
