@@ -1,5 +1,5 @@
 #!/bin/bash
-# Scenario (PENDING: needs per-initiator access rules in targed): each initiator name sees exactly its LUNs in lsscsi.
+# Scenario: each initiator name sees exactly its LUNs in lsscsi, and only the targets an access rule grants it.
 . "$(dirname "$0")/common.sh"
 [ "$LAB_TARGET" = targed ] || fail "the masking scenario is written for targed's access rules"
 
@@ -23,13 +23,15 @@ TARGED_TARGET_BODY="    luns = ( { lun = 0; device = \"disk0\"; } );
     transports = [ \"iscsi\" ];
     access = ( { initiators = [ \"$INIT_A\" ]; luns = ( { lun = 0; device = \"disk1\"; } ); } );"
 
+# iscsiadm needs iscsid's lock directory before it will write any iface record
+iscsid_start
 # one open-iscsi interface per initiator name, so three names share this one guest
 for who in "a $INIT_A" "b $INIT_B" "c $INIT_C"; do
-	iadm -m iface -I "host-${who% *}" -o new
-	iadm -m iface -I "host-${who% *}" -o update -n iface.initiatorname -v "${who#* }"
+	iadm -m iface -I "host-${who% *}" -o new || fail "cannot create iface host-${who% *}"
+	iadm -m iface -I "host-${who% *}" -o update -n iface.initiatorname -v "${who#* }" ||
+		fail "cannot name iface host-${who% *}"
 done
 
-iscsid_start
 target_start
 
 # luns_of IFACE TARGET: "LUN:SIZE_MIB:RO" per disk the session through IFACE shows, sorted
