@@ -71,5 +71,13 @@ void tg_buf_free(struct tg_buf *buf)
 
 size_t tg_buf_cached_bytes(void) { return cached_bytes; }
 
+void tg_buf_cache_drop(void)
+{
+	for (int c = 0; c < CLASS_COUNT; c++)
+		while (free_lists[c].count)
+			free(free_lists[c].items[--free_lists[c].count]);
+	cached_bytes = 0;
+}
+
 void tg_stats_count_copy(size_t bytes) { atomic_fetch_add(&copied_bytes, bytes); }
 uint64_t tg_stats_copied_bytes(void) { return atomic_load(&copied_bytes); }

@@ -35,6 +35,8 @@ void tg_buf_free(struct tg_buf *buf);
 #define TG_BUF_CACHE_MAX_BYTES ((size_t)32 << 20)
 /* Bytes the calling thread's free lists hold now. */
 size_t tg_buf_cached_bytes(void);
+/* Frees the calling thread's cached buffers (a thread about to end). */
+void tg_buf_cache_drop(void);
 
 static inline struct iovec tg_buf_iov(const struct tg_buf *buf)
 {

@@ -91,6 +91,10 @@ struct tg_ioengine {
 	bool destroying;
 	struct ioreq *cache;
 	unsigned cache_count;
+	pthread_t owner;             /* the thread that runs loop */
+	pthread_mutex_t calls_lock;  /* calls: pushed by any thread, run by the owner */
+	struct tg_loop_call *calls_head, *calls_tail;
+	atomic_bool calls_pending;   /* lets the loop skip the lock when nothing came */
 };
 
 static void list_push(struct req_list *list, struct ioreq *req)
@@ -507,6 +511,35 @@ static void ring_reap(struct tg_ioengine *engine)
 	ring_fill(engine);
 }
 
+/*
+ * One call at a time, popped under the lock: a call may end an object whose own call is still
+ * queued, and cancelling that one (tg_ioengine_cancel_call) must find it in the list.
+ */
+static bool run_calls(struct tg_ioengine *engine)
+{
+	if (!atomic_load(&engine->calls_pending))
+		return false;
+	bool ran = false;
+	for (;;) {
+		pthread_mutex_lock(&engine->calls_lock);
+		struct tg_loop_call *call = engine->calls_head;
+		if (call) {
+			engine->calls_head = call->next;
+			if (!engine->calls_head) {
+				engine->calls_tail = NULL;
+				atomic_store(&engine->calls_pending, false);
+			}
+			call->next = NULL;
+			atomic_store(&call->queued, false);
+		}
+		pthread_mutex_unlock(&engine->calls_lock);
+		if (!call)
+			return ran;
+		ran = true;
+		call->fn(call->arg);
+	}
+}
+
 static void handle_completions(struct tg_ioengine *engine)
 {
 	uint64_t count;
@@ -539,6 +572,7 @@ static void handle_completions(struct tg_ioengine *engine)
 		struct ioreq *req = list_pop(&ready);
 		req_progress(engine, req, req->result);
 	}
+	run_calls(engine);
 	ring_flush(engine);
 }
 
@@ -580,9 +614,12 @@ struct tg_ioengine *tg_ioengine_create(struct ev_loop *loop)
 	if (!engine)
 		return NULL;
 	engine->loop = loop;
+	engine->owner = pthread_self();
+	pthread_mutex_init(&engine->calls_lock, NULL);
 	engine->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (engine->efd < 0) {
 		tg_err("ioengine", "eventfd: %s", strerror(errno));
+		pthread_mutex_destroy(&engine->calls_lock);
 		free(engine);
 		return NULL;
 	}
@@ -620,6 +657,7 @@ void tg_ioengine_destroy(struct tg_ioengine *engine)
 	if (!engine)
 		return;
 	engine->destroying = true;
+	run_calls(engine);
 	while (engine->outstanding) {
 		ring_flush(engine);
 		struct pollfd pfd = { .fd = engine->efd, .events = POLLIN };
@@ -639,6 +677,9 @@ void tg_ioengine_destroy(struct tg_ioengine *engine)
 		io_uring_queue_exit(&engine->ring);
 	}
 	close(engine->efd);
+	if (engine->calls_head)
+		tg_warn("ioengine", "calls handed to a loop that is gone are dropped");
+	pthread_mutex_destroy(&engine->calls_lock);
 	while (engine->cache) {
 		struct ioreq *req = engine->cache;
 		engine->cache = req->next;
@@ -649,6 +690,72 @@ void tg_ioengine_destroy(struct tg_ioengine *engine)
 }
 
 bool tg_ioengine_uses_uring(const struct tg_ioengine *engine) { return engine->use_uring; }
+
+bool tg_ioengine_on_loop_thread(const struct tg_ioengine *engine)
+{
+	return pthread_equal(engine->owner, pthread_self()) != 0;
+}
+
+void tg_ioengine_call(struct tg_ioengine *engine, struct tg_loop_call *call)
+{
+	call->next = NULL;
+	pthread_mutex_lock(&engine->calls_lock);
+	atomic_store(&call->queued, true);
+	bool was_empty = engine->calls_head == NULL;
+	if (engine->calls_tail)
+		engine->calls_tail->next = call;
+	else
+		engine->calls_head = call;
+	engine->calls_tail = call;
+	atomic_store(&engine->calls_pending, true);
+	pthread_mutex_unlock(&engine->calls_lock);
+	if (was_empty)
+		signal_efd(engine->efd);
+}
+
+void tg_ioengine_cancel_call(struct tg_ioengine *engine, struct tg_loop_call *call)
+{
+	if (!atomic_load(&call->queued))
+		return;
+	pthread_mutex_lock(&engine->calls_lock);
+	struct tg_loop_call *prev = NULL;
+	for (struct tg_loop_call *c = engine->calls_head; c; prev = c, c = c->next) {
+		if (c != call)
+			continue;
+		if (prev)
+			prev->next = c->next;
+		else
+			engine->calls_head = c->next;
+		if (engine->calls_tail == c)
+			engine->calls_tail = prev;
+		if (!engine->calls_head)
+			atomic_store(&engine->calls_pending, false);
+		break;
+	}
+	call->next = NULL;
+	atomic_store(&call->queued, false);
+	pthread_mutex_unlock(&engine->calls_lock);
+}
+
+bool tg_ioengine_drain(struct tg_ioengine *engine)
+{
+	bool did = false;
+	for (;;) {
+		bool busy = engine->outstanding != 0 || atomic_load(&engine->calls_pending);
+		if (!busy)
+			return did;
+		did = true;
+		ring_flush(engine);
+		if (engine->outstanding && !atomic_load(&engine->calls_pending)) {
+			struct pollfd pfd = { .fd = engine->efd, .events = POLLIN };
+			if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+				tg_err("ioengine", "poll while draining: %s", strerror(errno));
+				return did;
+			}
+		}
+		handle_completions(engine);
+	}
+}
 
 static struct ioreq *accept_request(struct tg_ioengine *engine, struct tg_io *io,
 				    enum req_kind kind)

@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "core/device.h"
+#include "core/nexus.h"
 #include "core/task.h"
 
 static bool ranges_overlap(const struct tg_lba_lock *a, const struct tg_lba_lock *b)
@@ -158,15 +159,31 @@ void tg_lba_lock_release(struct tg_device *dev, struct tg_lba_lock *lock)
 		grant_waiters(dev);
 }
 
-static void task_lock_granted(struct tg_lba_lock *lock)
+static void task_resume_granted(struct tg_task *task)
 {
-	struct tg_task *task = (struct tg_task *)((char *)lock - offsetof(struct tg_task, lba_lock));
-	if (task->abort_requested) {
+	/* Task management of another loop sets the flag under the nexus lock. */
+	bool aborted;
+	if (task->nexus) {
+		pthread_mutex_lock(&task->nexus->lock);
+		aborted = task->abort_requested;
+		pthread_mutex_unlock(&task->nexus->lock);
+	} else {
+		aborted = task->abort_requested;
+	}
+	if (aborted) {
 		/* Never started: nothing is half done. tg_task_complete releases the lock. */
 		tg_task_complete(task, TG_SR_TASK_ABORTED);
 		return;
 	}
-	lock->task_then(task);
+	task->lba_lock.task_then(task);
+}
+
+/* Runs on the thread that released the conflicting range, which with several I/O threads may
+ * be another loop's: the task goes on on its own. */
+static void task_lock_granted(struct tg_lba_lock *lock)
+{
+	struct tg_task *task = (struct tg_task *)((char *)lock - offsetof(struct tg_task, lba_lock));
+	tg_task_run_on_own_loop(task, task_resume_granted);
 }
 
 void tg_task_lock_range(struct tg_task *task, uint64_t lba, uint64_t nblocks, bool exclusive,

@@ -45,7 +45,7 @@ struct tg_lba_lock_state {
 /*
  * Asks for [lba, lba + nblocks) on dev. Returns true when granted at once; otherwise
  * lock->granted(lock) runs once it is granted (on the thread that released the conflicting
- * lock — today the one event loop).
+ * lock, which may be another I/O thread's: tg_task_lock_range moves the task back to its own).
  */
 bool tg_lba_lock_acquire(struct tg_device *dev, struct tg_lba_lock *lock, uint64_t lba,
 			 uint64_t nblocks, bool exclusive, void (*granted)(struct tg_lba_lock *lock));

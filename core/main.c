@@ -41,7 +41,9 @@ static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	d->stopping = true;
 	tg_info("targed", "signal %d: stopping", w->signum);
 	/* Closing the connections aborts what is in flight; commands already in the backend
-	 * finish there before their sessions are freed, so the loop runs until they have. */
+	 * finish there before their sessions are freed, so the loop runs until they have. The
+	 * I/O threads close theirs and end first (they read the portals freed below). */
+	iscsi_workers_stop(&d->iscsi);
 	iser_server_stop(&d->iscsi);
 	iscsi_server_stop(&d->iscsi);
 	srp_server_stop(d->srp);
@@ -152,6 +154,13 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	/* One loop serves everything unless more are asked for: then the TCP connections go to
+	 * that many I/O threads, and this loop keeps the portals, signals, iSER and SRP. */
+	if (config->io_threads > 1 &&
+	    iscsi_workers_start(&d.iscsi, config->io_threads, err, sizeof(err)) != 0) {
+		fprintf(stderr, "targed: %s\n", err);
+		return 1;
+	}
 	ev_signal_init(&d.sigint, stop_cb, SIGINT);
 	ev_signal_init(&d.sigterm, stop_cb, SIGTERM);
 	ev_signal_init(&d.sighup, hup_cb, SIGHUP);
@@ -159,13 +168,16 @@ int main(int argc, char **argv)
 	ev_signal_start(d.loop, &d.sigint);
 	ev_signal_start(d.loop, &d.sigterm);
 	ev_signal_start(d.loop, &d.sighup);
-	tg_info("targed", "ready: %zu device(s), %zu target(s), I/O engine %s",
+	tg_info("targed", "ready: %zu device(s), %zu target(s), I/O engine %s, %u I/O thread(s)",
 		runtime->device_count, runtime->target_count,
-		tg_ioengine_uses_uring(engine) ? "io_uring" : "worker threads");
+		tg_ioengine_uses_uring(engine) ? "io_uring" : "worker threads",
+		config->io_threads > 1 ? config->io_threads : 1);
 
 	ev_run(d.loop, 0);
 
-	/* Let commands still in the backend come back (their sessions free themselves). */
+	/* Let commands still in the backend come back (their sessions free themselves), on
+	 * every loop's engine. */
+	iscsi_workers_destroy(&d.iscsi, engine);
 	tg_ioengine_destroy(engine);
 	iser_server_destroy(&d.iscsi);
 	srp_server_destroy(d.srp);

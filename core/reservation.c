@@ -1161,6 +1161,10 @@ struct prout_pending {
 	struct pr_effects fx;
 };
 
+static void prout_complete_ok(struct tg_task *task) { tg_task_complete(task, TG_SR_OK); }
+
+/* Runs where the last aborted task came back, perhaps another I/O thread: the PERSISTENT
+ * RESERVE OUT itself completes on its own loop. */
 static void prout_aborts_done(void *priv, enum tg_tmf_result result)
 {
 	(void)result;
@@ -1168,7 +1172,7 @@ static void prout_aborts_done(void *priv, enum tg_tmf_result result)
 	struct tg_task *task = pending->task;
 	free(pending->fx.items);
 	free(pending);
-	tg_task_complete(task, TG_SR_OK);
+	tg_task_run_on_own_loop(task, prout_complete_ok);
 }
 
 void tg_pr_out(struct tg_task *task)

@@ -319,4 +319,31 @@ void tg_task_release(struct tg_task *task)
 		task_set_remove(task);
 	task->state = TG_TASK_DONE;
 	pthread_mutex_unlock(&task->nexus->lock);
+	/* Another loop may have asked something of the task (a task management kick) that has
+	 * not run yet: the task is gone, and so is the request. */
+	if (task->engine)
+		tg_ioengine_cancel_call(task->engine, &task->loop_call);
+}
+
+bool tg_task_on_own_loop(const struct tg_task *task)
+{
+	return !task->engine || tg_ioengine_on_loop_thread(task->engine);
+}
+
+static void run_loop_then(void *arg)
+{
+	struct tg_task *task = arg;
+	task->loop_then(task);
+}
+
+void tg_task_run_on_own_loop(struct tg_task *task, void (*then)(struct tg_task *task))
+{
+	if (tg_task_on_own_loop(task)) {
+		then(task);
+		return;
+	}
+	task->loop_then = then;
+	task->loop_call.fn = run_loop_then;
+	task->loop_call.arg = task;
+	tg_ioengine_call(task->engine, &task->loop_call);
 }

@@ -9,6 +9,7 @@
 
 #include "core/buf.h"
 #include "core/device.h"
+#include "core/ioengine.h"
 #include "core/sense.h"
 
 struct tg_task;
@@ -117,6 +118,11 @@ struct tg_task {
 	/* The task management function waiting for this aborted task (core/tmf.c); guarded by
 	 * the nexus lock together with abort_requested and the move to RESPONSE/ABORTED. */
 	struct tg_tmf *abort_tmf;
+
+	/* A step another loop's thread asks of this task (tg_task_run_on_own_loop); at most one
+	 * at a time, and tg_task_release drops one still queued. */
+	struct tg_loop_call loop_call;
+	void (*loop_then)(struct tg_task *task);
 };
 
 /* Transport → core. */
@@ -144,5 +150,16 @@ void tg_task_fail_cdb_field(struct tg_task *task, uint16_t byte, int8_t bit);
 void tg_task_reply(struct tg_task *task, const void *resp, size_t len, size_t alloc_len);
 /* Issues task->io (already filled apart from engine/done/priv) and resumes in `then`. */
 void tg_task_backend_io(struct tg_task *task, void (*then)(struct tg_task *task, int result));
+
+/*
+ * With several I/O threads (global.io_threads) a task is only touched by the thread of the
+ * loop its engine belongs to. Code running on another thread (a lock released there, a task
+ * management function of a nexus on another loop) continues the task through this: then(task)
+ * runs at once on the task's own thread, else on that loop's next turn. A task without an
+ * engine (unit tests) runs it at once.
+ */
+void tg_task_run_on_own_loop(struct tg_task *task, void (*then)(struct tg_task *task));
+/* Whether the calling thread is the task's own (always true for a task without an engine). */
+bool tg_task_on_own_loop(const struct tg_task *task);
 
 #endif

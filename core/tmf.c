@@ -82,6 +82,12 @@ static bool abortable(const struct tg_task *task)
 	       task->state == TG_TASK_BACKEND_IO;
 }
 
+static void kick_on_own_loop(struct tg_task *task)
+{
+	if (task->state == TG_TASK_WAIT_DATA)
+		task->ops->task_aborted(task);
+}
+
 /* Marks task aborted on behalf of tmf; the caller holds the task's nexus lock. */
 static bool abort_locked(struct tg_tmf *tmf, struct tg_task *task)
 {
@@ -111,7 +117,14 @@ static bool abort_locked(struct tg_tmf *tmf, struct tg_task *task)
 	}
 	if (!task->abort_requested) {
 		task->abort_requested = true;
-		if (task->state == TG_TASK_WAIT_DATA && task->ops->task_aborted) {
+		if (task->state == TG_TASK_WAIT_DATA && task->ops->task_aborted &&
+		    !tg_task_on_own_loop(task)) {
+			/* A task of another I/O thread's loop: only its own thread may end the wait,
+			 * and only while the task still exists, which the nexus lock held here
+			 * guarantees for the hand-over (tg_task_release drops it if the task ends
+			 * first). */
+			tg_task_run_on_own_loop(task, kick_on_own_loop);
+		} else if (task->state == TG_TASK_WAIT_DATA && task->ops->task_aborted) {
 			if (tmf->kick_count == tmf->kick_cap) {
 				size_t cap = tmf->kick_cap ? 2 * tmf->kick_cap : 16;
 				struct tg_task **kick = realloc(tmf->kick, cap * sizeof(*kick));

@@ -5,6 +5,7 @@
 #   RWCHECK            the rwcheck client built beside it
 #   TARGE_TEST_TARGET  targed (default) | tgt: run the same test against Debian's tgtd for reference
 #   TG_KEEP=1          keep the temporary directory (config, images, logs) after the test
+#   TG_IO_THREADS      targed's global.io_threads (unset: its default, one loop)
 #
 # A test declares devices and LUNs (or takes the default: one 64 MiB file device on LUN 0 of
 # iqn.2026-11.org.targe:test), calls tg_start, and talks to tg_url. On exit the daemon gets
@@ -136,6 +137,7 @@ tg_write_config() {
 		echo "global = {"
 		echo "  log_level      = \"${TG_LOG_LEVEL:-info}\";"
 		echo "  control_socket = \"$TG_DIR/targed.sock\";"
+		[ -z "${TG_IO_THREADS:-}" ] || echo "  io_threads     = $TG_IO_THREADS;"
 		echo "};"
 		echo "transports = { iscsi = { listen = [ $listen ]; }; };"
 		echo "devices = ("

@@ -20,7 +20,17 @@
 static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents);
 
-static struct iscsi_tx_pdu *tx_free_list;
+/* Per thread: each I/O thread's loop allocates and frees its own connections' PDUs. */
+static _Thread_local struct iscsi_tx_pdu *tx_free_list;
+
+void iscsi_tx_cache_drop(void)
+{
+	while (tx_free_list) {
+		struct iscsi_tx_pdu *pdu = tx_free_list;
+		tx_free_list = pdu->next;
+		free(pdu);
+	}
+}
 
 struct iscsi_tx_pdu *iscsi_tx_alloc(void)
 {
@@ -85,6 +95,7 @@ void iscsi_conn_init(struct iscsi_server *server, struct iscsi_conn *conn,
 	snprintf(conn->peer, sizeof(conn->peer), "%s", peer);
 	conn->next = server->conns;
 	server->conns = conn;
+	atomic_fetch_add(&server->conn_count, 1);
 }
 
 void iscsi_conn_accept(struct iscsi_server *server, int fd, const struct sockaddr_storage *peer)
@@ -112,7 +123,11 @@ void iscsi_conn_accept(struct iscsi_server *server, int fd, const struct sockadd
 	ev_io_init(&conn->write_watcher, conn_write_cb, fd, EV_WRITE);
 	conn->write_watcher.data = conn;
 	ev_io_start(server->loop, &conn->read_watcher);
-	tg_info("iscsi", "connection from %s", conn->peer);
+	if (iscsi_server_shared(server)->worker_count)
+		tg_info("iscsi", "connection from %s (I/O thread %u)", conn->peer,
+			server->thread_index);
+	else
+		tg_info("iscsi", "connection from %s", conn->peer);
 }
 
 static void conn_unlink(struct iscsi_conn *conn)
@@ -120,6 +135,7 @@ static void conn_unlink(struct iscsi_conn *conn)
 	for (struct iscsi_conn **p = &conn->server->conns; *p; p = &(*p)->next) {
 		if (*p == conn) {
 			*p = conn->next;
+			atomic_fetch_sub(&conn->server->conn_count, 1);
 			return;
 		}
 	}

@@ -4,6 +4,8 @@
 
 #include <ev.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -20,6 +22,7 @@ struct iscsi_session;
 struct iscsi_cmd;
 struct iscsi_tx_pdu;
 struct iser_server;
+struct iscsi_worker;
 
 /* Commands a session may have in flight; MaxCmdSN advertises the free slots. */
 #define ISCSI_SESSION_CMDS 128
@@ -135,7 +138,29 @@ struct iscsi_server {
 	struct iscsi_portal *iser_portals;
 	size_t iser_portal_count;
 	struct iser_server *iser;
+
+	/*
+	 * Several I/O threads (global.io_threads > 1, transports/iscsi/workers.c): each worker
+	 * loop has a struct iscsi_server of its own (its loop, engine, connections and flush
+	 * batch) whose `shared` points to the main loop's, which alone owns the portals and the
+	 * session table. NULL shared means the server is its own (one loop, unit tests, fuzzers).
+	 * table_lock guards sessions, draining, next_tsih and the successor/predecessor links
+	 * of reinstatement; it is taken at login and session end only, never per command. All
+	 * zero is its initial state (glibc's PTHREAD_MUTEX_INITIALIZER).
+	 */
+	struct iscsi_server *shared;
+	pthread_mutex_t table_lock;
+	struct iscsi_worker *workers;  /* on the main loop's server: worker_count of them */
+	unsigned worker_count;
+	unsigned thread_index;         /* 0 for the main loop, 1.. for workers (logs) */
+	atomic_uint conn_count;        /* connections on this loop, for placing new ones */
 };
+
+/* The server that owns the portals and the session table. */
+static inline struct iscsi_server *iscsi_server_shared(struct iscsi_server *server)
+{
+	return server->shared ? server->shared : server;
+}
 
 struct iscsi_conn {
 	struct iscsi_server *server;
@@ -194,6 +219,8 @@ struct iscsi_conn {
 	bool header_digest;
 	bool data_digest;
 	unsigned refs;             /* pending backend ops hold the connection */
+	/* A reinstated session on another loop has gone: finish the parked login (here). */
+	struct tg_loop_call resume_call;
 };
 
 struct iscsi_session {
@@ -218,6 +245,8 @@ struct iscsi_session {
 	/* Commands the CmdSN window lets the initiator have at once; 0 means ISCSI_SESSION_CMDS
 	 * (iSER bounds it by the receives it has posted). */
 	unsigned cmd_limit;
+	/* A login on another loop reinstates this session: tear it down (on its own loop). */
+	struct tg_loop_call reinstate_call;
 };
 
 /* A task management request that answers once every command it aborted has returned. */
@@ -253,6 +282,8 @@ void iscsi_conn_close(struct iscsi_conn *conn, const char *why);
 /* Frees a closed connection's memory (its session has let go of it). */
 void iscsi_conn_free(struct iscsi_conn *conn);
 struct iscsi_tx_pdu *iscsi_tx_alloc(void);
+/* Frees the calling thread's cache of spare PDUs (an I/O thread about to end). */
+void iscsi_tx_cache_drop(void);
 void iscsi_conn_queue(struct iscsi_conn *conn, struct iscsi_tx_pdu *pdu);
 void iscsi_conn_flush(struct iscsi_conn *conn);
 /* Sends what is queued before the loop next sleeps (batched with other responses). */
@@ -275,6 +306,19 @@ void iscsi_login_cleanup(struct iscsi_conn *conn);
 /* The session a parked login was waiting for is gone: finish that login. */
 void iscsi_login_resume(struct iscsi_conn *conn);
 
+/* workers.c (global.io_threads > 1) */
+/* Starts count worker loops, each with its own I/O engine; 0, or -1 with err filled. */
+int iscsi_workers_start(struct iscsi_server *server, unsigned count, char *err, size_t errlen);
+/* A connection accepted on the main loop goes to the worker with the fewest connections. */
+void iscsi_workers_hand_off(struct iscsi_server *server, int fd, const struct sockaddr_storage *peer);
+/* Closes every worker's connections and ends its loop, then waits for its thread. */
+void iscsi_workers_stop(struct iscsi_server *server);
+/* After iscsi_workers_stop, once the main loop has ended too: completes what the backends
+ * still owe on every loop (main engine included), then frees the workers and their engines. */
+void iscsi_workers_destroy(struct iscsi_server *server, struct tg_ioengine *main_engine);
+/* TARGET COLD RESET: every loop but the requester's closes its connections to target. */
+void iscsi_workers_cold_reset(struct iscsi_conn *requester, const struct tg_target *target);
+
 /* text.c (SendTargets) */
 void iscsi_text_handle(struct iscsi_conn *conn, const struct iscsi_hdr *hdr, const uint8_t *data);
 
@@ -287,6 +331,15 @@ void iscsi_session_destroy(struct iscsi_session *session);
 bool iscsi_session_draining(const struct iscsi_server *server, const struct iscsi_session *session);
 struct iscsi_session *iscsi_session_find(struct iscsi_server *server, const char *initiator_name,
 					 const uint8_t isid[6], const struct tg_target *target);
+/* A login on conn's loop that would reinstate a session of another loop (global.io_threads
+ * > 1): what iscsi_session_reinstate_remote did. */
+enum iscsi_reinstate {
+	ISCSI_REINSTATE_NONE,   /* no session to reinstate */
+	ISCSI_REINSTATE_LOCAL,  /* the session lives on conn's loop: reinstate it the usual way */
+	ISCSI_REINSTATE_PARKED, /* its loop was asked to end it; iscsi_login_resume follows here */
+	ISCSI_REINSTATE_BUSY,   /* another login already waits for it */
+};
+enum iscsi_reinstate iscsi_session_reinstate_remote(struct iscsi_conn *conn, uint16_t *old_tsih);
 struct iscsi_cmd *iscsi_cmd_get(struct iscsi_session *session);
 void iscsi_cmd_put(struct iscsi_cmd *cmd);
 struct iscsi_cmd *iscsi_cmd_find_itt(struct iscsi_session *session, uint32_t itt);
@@ -301,6 +354,9 @@ void iscsi_scsi_cmd_end(struct iscsi_conn *conn);
 int iscsi_data_out_begin(struct iscsi_conn *conn, const struct iscsi_hdr *hdr);
 void iscsi_data_out_end(struct iscsi_conn *conn);
 void iscsi_tmf_handle(struct iscsi_conn *conn, const struct iscsi_hdr *hdr);
+/* TARGET COLD RESET on one loop: closes server's connections to target, but spare's. */
+void iscsi_cold_reset_loop(struct iscsi_server *server, const struct iscsi_conn *spare,
+			   const struct tg_target *target);
 /* Write data has arrived (cmd->received advanced): hands the task its data once all is
  * there, else asks the datamover for more. */
 void iscsi_cmd_check_write_done(struct iscsi_cmd *cmd);

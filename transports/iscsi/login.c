@@ -22,6 +22,7 @@ enum {
 	LOGIN_SESSION_NOT_FOUND = 0x020a,
 	LOGIN_INVALID_REQUEST = 0x020b,
 	LOGIN_TARGET_ERROR = 0x0300,
+	LOGIN_SERVICE_UNAVAILABLE = 0x0301,
 	LOGIN_OUT_OF_RESOURCES = 0x0302,
 };
 
@@ -31,10 +32,17 @@ enum { STAGE_SECURITY = 0, STAGE_OPERATIONAL = 1, STAGE_FULL_FEATURE = 3 };
 
 void iscsi_login_cleanup(struct iscsi_conn *conn)
 {
+	/* The predecessor may live on another loop, which unlinks the pair under the same lock
+	 * when it ends; a resumption it already sent here is dropped with the connection. */
+	struct iscsi_server *table = iscsi_server_shared(conn->server);
+	pthread_mutex_lock(&table->table_lock);
 	if (conn->predecessor) {
 		conn->predecessor->successor = NULL;
 		conn->predecessor = NULL;
 	}
+	pthread_mutex_unlock(&table->table_lock);
+	if (conn->server->engine)
+		tg_ioengine_cancel_call(conn->server->engine, &conn->resume_call);
 	iscsi_text_buf_free(&conn->parked_out);
 	free(conn->login_text);
 	conn->login_text = NULL;
@@ -175,6 +183,28 @@ static bool login_wait_for_predecessor(struct iscsi_conn *conn, const struct isc
 {
 	if (!conn->target)
 		return false;
+	uint16_t old_tsih = 0;
+	switch (iscsi_session_reinstate_remote(conn, &old_tsih)) {
+	case ISCSI_REINSTATE_NONE:
+		return false;
+	case ISCSI_REINSTATE_BUSY:
+		login_fail(conn, hdr, LOGIN_SERVICE_UNAVAILABLE,
+			   "another login is already reinstating that session");
+		return true;
+	case ISCSI_REINSTATE_PARKED:
+		/* The old session lives on another I/O thread's loop, which ends it and then
+		 * resumes this login here (iscsi_login_resume). */
+		tg_info("iscsi", "%s: reinstating session TSIH %u of %s (on another I/O thread)",
+			conn->peer, old_tsih, conn->login_keys.initiator_name);
+		conn->parked_hdr = *hdr;
+		conn->parked_out = *out;
+		memset(out, 0, sizeof(*out)); /* ownership moves to the connection */
+		if (conn->dm->receive_pause)
+			conn->dm->receive_pause(conn, true);
+		return true;
+	case ISCSI_REINSTATE_LOCAL:
+		break;
+	}
 	struct iscsi_session *old = iscsi_session_find(conn->server, conn->login_keys.initiator_name,
 						       conn->isid, conn->target);
 	if (!old)
@@ -184,8 +214,11 @@ static bool login_wait_for_predecessor(struct iscsi_conn *conn, const struct isc
 	iscsi_session_destroy(old);
 	if (!iscsi_session_draining(conn->server, old))
 		return false; /* gone at once: nothing was in flight */
+	struct iscsi_server *table = iscsi_server_shared(conn->server);
+	pthread_mutex_lock(&table->table_lock);
 	old->successor = conn;
 	conn->predecessor = old;
+	pthread_mutex_unlock(&table->table_lock);
 	tg_info("iscsi", "%s: waiting for %u command(s) of the old session", conn->peer,
 		old->active_cmds);
 	conn->parked_hdr = *hdr;

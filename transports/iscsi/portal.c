@@ -17,7 +17,8 @@
  * Out of descriptors (EMFILE, ENFILE), a listening socket stays readable: accepting again at
  * once would spin the loop and flood the log. The portals pause and retry a moment later, and
  * the condition is logged once when it starts and once when it ends. One iSCSI server per
- * process, hence one timer.
+ * process, and the portals are always on the main loop (I/O threads get the accepted
+ * sockets), hence one timer.
  */
 #define ACCEPT_RETRY_SECONDS 0.25
 static ev_timer accept_retry;
@@ -61,7 +62,11 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			accept_starved = false;
 			tg_info("iscsi", "accepting connections on %s again", portal->name);
 		}
-		iscsi_conn_accept(portal->server, fd, &peer);
+		/* With I/O threads the connection lives on one of their loops, not here. */
+		if (portal->server->worker_count)
+			iscsi_workers_hand_off(portal->server, fd, &peer);
+		else
+			iscsi_conn_accept(portal->server, fd, &peer);
 	}
 }
 
@@ -111,6 +116,7 @@ int iscsi_server_start(struct iscsi_server *server, struct ev_loop *loop,
 	server->engine = engine;
 	server->runtime = runtime;
 	server->next_tsih = 1;
+	pthread_mutex_init(&server->table_lock, NULL);
 	iscsi_target_limits_default(&server->limits);
 	server->portals = calloc(listen->count ? listen->count : 1, sizeof(*server->portals));
 	if (!server->portals)

@@ -416,17 +416,25 @@ static void send_tmf_response(struct iscsi_conn *conn, uint32_t itt, uint8_t res
  */
 static void cold_reset_sessions(struct iscsi_conn *conn)
 {
-	struct iscsi_server *server = conn->server;
+	/* Sessions on other I/O threads' loops are closed by those loops. */
+	iscsi_workers_cold_reset(conn, conn->target);
+	iscsi_cold_reset_loop(conn->server, conn, conn->target);
+}
+
+void iscsi_cold_reset_loop(struct iscsi_server *server, const struct iscsi_conn *spare,
+			   const struct tg_target *target)
+{
 	size_t n = 0;
-	for (struct iscsi_session *s = server->sessions; s; s = s->next)
+	for (struct iscsi_conn *c = server->conns; c; c = c->next)
 		n++;
 	struct iscsi_conn **victims = calloc(n ? n : 1, sizeof(*victims));
 	if (!victims)
 		return;
 	n = 0;
-	for (struct iscsi_session *s = server->sessions; s; s = s->next)
-		if (s->target == conn->target && s->conn && s->conn != conn)
-			victims[n++] = s->conn;
+	for (struct iscsi_conn *c = server->conns; c; c = c->next)
+		if (c != spare && c->session && c->session->target == target &&
+		    c->session->type == ISCSI_SESSION_NORMAL)
+			victims[n++] = c;
 	for (size_t i = 0; i < n; i++)
 		iscsi_conn_close(victims[i], "target cold reset");
 	free(victims);
@@ -456,9 +464,30 @@ static uint8_t tmf_response_code(enum tg_tmf_result result)
  */
 enum { TMF_SLOT_FUNCTION = 0, TMF_SLOT_MISSING_IS_COMPLETE = 1 };
 
+enum { TMF_SLOT_RESULT = 2 };
+
+static void tmf_answer(struct iscsi_cmd *slot, enum tg_tmf_result result);
+
+static void tmf_answer_on_own_loop(struct tg_task *task)
+{
+	tmf_answer(cmd_of(task), (enum tg_tmf_result)task->handler_u64[TMF_SLOT_RESULT]);
+}
+
+/* The core calls this where the last aborted task returned, which with several I/O threads
+ * may be another loop's thread; the slot holds the session, so it is still there. */
 static void tmf_done(void *priv, enum tg_tmf_result result)
 {
 	struct iscsi_cmd *slot = priv;
+	if (!tg_task_on_own_loop(&slot->task)) {
+		slot->task.handler_u64[TMF_SLOT_RESULT] = result;
+		tg_task_run_on_own_loop(&slot->task, tmf_answer_on_own_loop);
+		return;
+	}
+	tmf_answer(slot, result);
+}
+
+static void tmf_answer(struct iscsi_cmd *slot, enum tg_tmf_result result)
+{
 	struct iscsi_conn *conn = slot->conn;
 	uint8_t function = (uint8_t)slot->task.handler_u64[TMF_SLOT_FUNCTION];
 	if (result == TG_TMF_NO_TASK && slot->task.handler_u64[TMF_SLOT_MISSING_IS_COMPLETE])

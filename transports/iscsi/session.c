@@ -12,15 +12,18 @@
 struct iscsi_session *iscsi_session_create(struct iscsi_conn *conn, enum iscsi_session_type type)
 {
 	struct iscsi_server *server = conn->server;
+	struct iscsi_server *table = iscsi_server_shared(server);
 	struct iscsi_session *session = calloc(1, sizeof(*session));
 	if (!session)
 		return NULL;
 	session->server = server;
 	session->type = type;
 	/* TSIH 0 means "new session" on the wire, so it is never handed out. */
+	pthread_mutex_lock(&table->table_lock);
 	do {
-		session->tsih = server->next_tsih++;
+		session->tsih = table->next_tsih++;
 	} while (session->tsih == 0);
+	pthread_mutex_unlock(&table->table_lock);
 	memcpy(session->isid, conn->isid, sizeof(session->isid));
 	snprintf(session->initiator_name, sizeof(session->initiator_name), "%s",
 		 conn->login_keys.initiator_name);
@@ -48,8 +51,10 @@ struct iscsi_session *iscsi_session_create(struct iscsi_conn *conn, enum iscsi_s
 		 * was lost (libiscsi and Linux clear it with TEST UNIT READY after login). */
 		tg_nexus_login(session->nexus);
 	}
-	session->next = server->sessions;
-	server->sessions = session;
+	pthread_mutex_lock(&table->table_lock);
+	session->next = table->sessions;
+	table->sessions = session;
+	pthread_mutex_unlock(&table->table_lock);
 	conn->session = session;
 	return session;
 }
@@ -64,25 +69,45 @@ static void session_unlink_from(struct iscsi_session **list, struct iscsi_sessio
 	}
 }
 
+static void resume_parked_login(void *arg) { iscsi_login_resume(arg); }
+
 static void session_free_if_idle(struct iscsi_session *session)
 {
 	if (!session->dying || session->active_cmds)
 		return;
-	session_unlink_from(&session->server->draining, session);
+	struct iscsi_server *server = session->server;
+	struct iscsi_server *table = iscsi_server_shared(server);
+	/* The login waiting for this session is taken off it in the same step that makes the
+	 * session unreachable: a login on another loop reads the link under this lock. */
+	pthread_mutex_lock(&table->table_lock);
+	session_unlink_from(&table->draining, session);
+	struct iscsi_conn *successor = session->successor;
+	session->successor = NULL;
+	if (successor)
+		successor->predecessor = NULL;
+	bool idle = !table->sessions && !table->draining;
+	pthread_mutex_unlock(&table->table_lock);
+	if (server->engine)
+		tg_ioengine_cancel_call(server->engine, &session->reinstate_call);
 	tg_nexus_destroy(session->nexus);
 	struct iscsi_conn *conn = session->conn;
 	if (conn) {
 		conn->session = NULL;
 		iscsi_conn_free(conn);
 	}
-	struct iscsi_conn *successor = session->successor;
-	struct iscsi_server *server = session->server;
 	free(session);
 	/* glibc keeps freed heap memory resident; hand it back in batches (core/mem.h). */
-	tg_mem_released(sizeof(*session) + sizeof(*conn) + 2 * ISCSI_CTRL_DSL_MAX,
-			!server->sessions && !server->draining);
-	if (successor)
+	tg_mem_released(sizeof(*session) + sizeof(*conn) + 2 * ISCSI_CTRL_DSL_MAX, idle);
+	if (!successor)
+		return;
+	if (successor->server == server || !successor->server->engine) {
 		iscsi_login_resume(successor);
+	} else {
+		/* The login lives on another loop; its connection cancels this if it closes. */
+		successor->resume_call.fn = resume_parked_login;
+		successor->resume_call.arg = successor;
+		tg_ioengine_call(successor->server->engine, &successor->resume_call);
+	}
 }
 
 void iscsi_session_destroy(struct iscsi_session *session)
@@ -97,9 +122,12 @@ void iscsi_session_destroy(struct iscsi_session *session)
 	session->dying = true;
 	/* Off the live list (no new lookups find it), onto the draining list until its last
 	 * command returns. */
-	session_unlink_from(&session->server->sessions, session);
-	session->next = session->server->draining;
-	session->server->draining = session;
+	struct iscsi_server *table = iscsi_server_shared(session->server);
+	pthread_mutex_lock(&table->table_lock);
+	session_unlink_from(&table->sessions, session);
+	session->next = table->draining;
+	table->draining = session;
+	pthread_mutex_unlock(&table->table_lock);
 	/* Hold the session while aborting: the last command put would otherwise free it. */
 	session->active_cmds++;
 	for (int i = 0; i < ISCSI_SESSION_CMDS; i++) {
@@ -131,20 +159,65 @@ void iscsi_session_destroy(struct iscsi_session *session)
 
 bool iscsi_session_draining(const struct iscsi_server *server, const struct iscsi_session *session)
 {
-	for (const struct iscsi_session *s = server->draining; s; s = s->next)
-		if (s == session)
-			return true;
-	return false;
+	struct iscsi_server *table = iscsi_server_shared((struct iscsi_server *)server);
+	bool found = false;
+	pthread_mutex_lock(&table->table_lock);
+	for (const struct iscsi_session *s = table->draining; s && !found; s = s->next)
+		found = s == session;
+	pthread_mutex_unlock(&table->table_lock);
+	return found;
 }
 
-struct iscsi_session *iscsi_session_find(struct iscsi_server *server, const char *initiator_name,
+/* The caller holds the table lock. */
+static struct iscsi_session *find_locked(struct iscsi_server *table, const char *initiator_name,
 					 const uint8_t isid[6], const struct tg_target *target)
 {
-	for (struct iscsi_session *s = server->sessions; s; s = s->next)
+	for (struct iscsi_session *s = table->sessions; s; s = s->next)
 		if (s->target == target && memcmp(s->isid, isid, 6) == 0 &&
 		    strcasecmp(s->initiator_name, initiator_name) == 0)
 			return s;
 	return NULL;
+}
+
+/* A session found by a login on another thread is only ever torn down by its own loop. */
+struct iscsi_session *iscsi_session_find(struct iscsi_server *server, const char *initiator_name,
+					 const uint8_t isid[6], const struct tg_target *target)
+{
+	struct iscsi_server *table = iscsi_server_shared(server);
+	pthread_mutex_lock(&table->table_lock);
+	struct iscsi_session *s = find_locked(table, initiator_name, isid, target);
+	pthread_mutex_unlock(&table->table_lock);
+	return s;
+}
+
+static void reinstate_on_own_loop(void *arg) { iscsi_session_destroy(arg); }
+
+enum iscsi_reinstate iscsi_session_reinstate_remote(struct iscsi_conn *conn, uint16_t *old_tsih)
+{
+	struct iscsi_server *table = iscsi_server_shared(conn->server);
+	enum iscsi_reinstate outcome = ISCSI_REINSTATE_LOCAL;
+	pthread_mutex_lock(&table->table_lock);
+	struct iscsi_session *old = find_locked(table, conn->login_keys.initiator_name, conn->isid,
+						conn->target);
+	if (!old) {
+		outcome = ISCSI_REINSTATE_NONE;
+	} else if (old->server != conn->server && old->server->engine) {
+		*old_tsih = old->tsih;
+		if (old->successor) {
+			outcome = ISCSI_REINSTATE_BUSY;
+		} else {
+			/* Linked under the lock that the old session's end takes to unlink it, so
+			 * the login learns of that end whichever comes first. */
+			old->successor = conn;
+			conn->predecessor = old;
+			old->reinstate_call.fn = reinstate_on_own_loop;
+			old->reinstate_call.arg = old;
+			tg_ioengine_call(old->server->engine, &old->reinstate_call);
+			outcome = ISCSI_REINSTATE_PARKED;
+		}
+	}
+	pthread_mutex_unlock(&table->table_lock);
+	return outcome;
 }
 
 struct iscsi_cmd *iscsi_cmd_get(struct iscsi_session *session)

@@ -78,13 +78,16 @@ static void add_target(struct iscsi_conn *conn, const struct tg_target *target,
 {
 	char seen[16][INET6_ADDRSTRLEN + 32];
 	size_t nseen = 0;
+	/* The portals belong to the main loop's server (set up before any I/O thread starts,
+	 * freed after they have all ended). */
+	const struct iscsi_server *owner = iscsi_server_shared(conn->server);
 	iscsi_text_add(out, "TargetName", target->name);
 	if (target->transports & TG_TRANSPORT_ISCSI)
-		add_portals(conn, target, conn->server->portals, conn->server->portal_count, seen,
-			    &nseen, 16, out);
+		add_portals(conn, target, owner->portals, owner->portal_count, seen, &nseen, 16,
+			    out);
 	if (target->transports & TG_TRANSPORT_ISER)
-		add_portals(conn, target, conn->server->iser_portals,
-			    conn->server->iser_portal_count, seen, &nseen, 16, out);
+		add_portals(conn, target, owner->iser_portals, owner->iser_portal_count, seen,
+			    &nseen, 16, out);
 }
 
 void iscsi_text_handle(struct iscsi_conn *conn, const struct iscsi_hdr *hdr, const uint8_t *data)
