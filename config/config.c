@@ -24,6 +24,9 @@
 #define DEVICE_NAME_MAX 63u
 #define SERIAL_MAX 40u
 #define IO_THREADS_MAX 64
+#define DEFAULT_LOGIN_TIMEOUT 15   /* s; what open-iscsi allows its own login by default */
+#define LOGIN_TIMEOUT_MAX 3600
+#define MAX_SESSIONS_MAX 65535     /* TSIHs are 16 bits */
 
 struct loader {
 	const char *path;
@@ -701,9 +704,9 @@ static const char *parse_portal(const char *text, uint16_t default_port, struct 
 }
 
 static int load_listen(struct loader *ld, const config_setting_t *transports, const char *name,
-		       uint16_t default_port, struct cfg_portal_list *out)
+		       const char *const *transport_keys, uint16_t default_port,
+		       struct cfg_portal_list *out)
 {
-	static const char *const transport_keys[] = { "listen", NULL };
 	char key[KEY_MAX];
 	const config_setting_t *s = config_setting_get_member(transports, name);
 	if (!s)
@@ -863,10 +866,29 @@ static int load_transports(struct loader *ld, const config_setting_t *root)
 		return 0;
 	if (check_group(ld, t, "transports", keys))
 		return -1;
-	if (load_listen(ld, t, "iscsi", DEFAULT_ISCSI_PORT, &ld->config->iscsi_listen) < 0 ||
-	    load_listen(ld, t, "iser", DEFAULT_ISCSI_PORT, &ld->config->iser_listen) < 0 ||
-	    load_listen(ld, t, "srp", 0, &ld->config->srp_listen) < 0)
+	static const char *const rdma_keys[] = { "listen", NULL };
+	/* Login timeout and session limit are iSCSI-layer settings: they cover iSER logins too. */
+	static const char *const iscsi_keys[] = { "listen", "login_timeout", "max_sessions", NULL };
+	if (load_listen(ld, t, "iscsi", iscsi_keys, DEFAULT_ISCSI_PORT, &ld->config->iscsi_listen) < 0 ||
+	    load_listen(ld, t, "iser", rdma_keys, DEFAULT_ISCSI_PORT, &ld->config->iser_listen) < 0 ||
+	    load_listen(ld, t, "srp", rdma_keys, 0, &ld->config->srp_listen) < 0)
 		return -1;
+	const config_setting_t *iscsi = config_setting_get_member(t, "iscsi");
+	if (!iscsi)
+		return 0;
+	long long value;
+	int rc = read_int(ld, iscsi, "transports.iscsi", "login_timeout", false, 0,
+			  LOGIN_TIMEOUT_MAX, &value, NULL);
+	if (rc < 0)
+		return -1;
+	if (rc > 0)
+		ld->config->iscsi_login_timeout = (unsigned)value;
+	rc = read_int(ld, iscsi, "transports.iscsi", "max_sessions", false, 0, MAX_SESSIONS_MAX,
+		      &value, NULL);
+	if (rc < 0)
+		return -1;
+	if (rc > 0)
+		ld->config->max_sessions = (unsigned)value;
 	return 0;
 }
 
@@ -1413,6 +1435,7 @@ int tg_config_load(const char *path, struct tg_config **out, char *err, size_t e
 	ld.config->path = path_copy;
 	ld.config->log_level = TG_LOG_INFO;
 	ld.config->io_threads = 1;
+	ld.config->iscsi_login_timeout = DEFAULT_LOGIN_TIMEOUT;
 	ld.config->control_socket = strdup("var/targed.sock");
 
 	config_t lc;

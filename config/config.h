@@ -89,6 +89,8 @@ struct tg_config {
 	enum tg_log_level log_level;
 	char *control_socket;
 	unsigned io_threads;
+	unsigned iscsi_login_timeout; /* s a connection may take to log in; 0 = no limit */
+	unsigned max_sessions;        /* iSCSI and iSER sessions at once; 0 = no limit */
 	struct cfg_chap discovery_auth;
 	struct cfg_portal_list iscsi_listen;
 	struct cfg_portal_list iser_listen;

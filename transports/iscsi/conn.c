@@ -83,6 +83,24 @@ static void rx_expect_bhs(struct iscsi_conn *conn)
 	conn->rx_discard = false;
 }
 
+static void login_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct iscsi_conn *conn = w->data;
+	/* A connection that never finishes its login holds a descriptor and its receive
+	 * buffers for good; it may also be a port scanner or a stuck initiator. */
+	char why[64];
+	snprintf(why, sizeof(why), "no login within %u s", iscsi_server_shared(conn->server)->login_timeout);
+	iscsi_conn_close(conn, why);
+}
+
+void iscsi_conn_login_done(struct iscsi_conn *conn)
+{
+	if (ev_is_active(&conn->login_timer))
+		ev_timer_stop(conn->server->loop, &conn->login_timer);
+}
+
 void iscsi_conn_init(struct iscsi_server *server, struct iscsi_conn *conn,
 		     const struct iscsi_datamover *dm, const struct iscsi_target_limits *limits,
 		     const char *peer)
@@ -96,6 +114,11 @@ void iscsi_conn_init(struct iscsi_server *server, struct iscsi_conn *conn,
 	conn->next = server->conns;
 	server->conns = conn;
 	atomic_fetch_add(&server->conn_count, 1);
+	unsigned timeout = iscsi_server_shared(server)->login_timeout;
+	ev_timer_init(&conn->login_timer, login_timeout_cb, timeout, 0);
+	conn->login_timer.data = conn;
+	if (timeout && server->loop)
+		ev_timer_start(server->loop, &conn->login_timer);
 }
 
 void iscsi_conn_accept(struct iscsi_server *server, int fd, const struct sockaddr_storage *peer)
@@ -202,6 +225,7 @@ void iscsi_conn_free(struct iscsi_conn *conn)
 		receiving_freed = true;
 		return;
 	}
+	iscsi_conn_login_done(conn);
 	iscsi_login_cleanup(conn);
 	unschedule_flush(conn);
 	conn->dm->destroy(conn);
@@ -235,6 +259,7 @@ void iscsi_conn_close(struct iscsi_conn *conn, const char *why)
 	if (conn->phase == ISCSI_PHASE_CLOSING)
 		return;
 	tg_info("iscsi", "closing %s connection %s: %s", conn->dm->name, conn->peer, why);
+	iscsi_conn_login_done(conn);
 	conn->phase = ISCSI_PHASE_CLOSING;
 	conn_unlink(conn);
 	conn->dm->close(conn);

@@ -154,6 +154,11 @@ struct iscsi_server {
 	unsigned worker_count;
 	unsigned thread_index;         /* 0 for the main loop, 1.. for workers (logs) */
 	atomic_uint conn_count;        /* connections on this loop, for placing new ones */
+	/* On the shared server: transports.iscsi.login_timeout (s, 0 = none) and max_sessions
+	 * (0 = no limit); session_count (under table_lock) counts live and draining sessions. */
+	unsigned login_timeout;
+	unsigned max_sessions;
+	unsigned session_count;
 };
 
 /* The server that owns the portals and the session table. */
@@ -166,6 +171,7 @@ struct iscsi_conn {
 	struct iscsi_server *server;
 	struct iscsi_conn *next;
 	const struct iscsi_datamover *dm;
+	struct ev_timer login_timer; /* closes a connection that has not logged in in time */
 	const struct iscsi_target_limits *limits; /* what this connection's login may agree to */
 	int fd;
 	char peer[INET6_ADDRSTRLEN + 8];
@@ -270,6 +276,8 @@ void iscsi_conn_accept(struct iscsi_server *server, int fd, const struct sockadd
 void iscsi_conn_init(struct iscsi_server *server, struct iscsi_conn *conn,
 		     const struct iscsi_datamover *dm, const struct iscsi_target_limits *limits,
 		     const char *peer);
+/* The login phase is over (full feature, or closing): stops the login timeout. */
+void iscsi_conn_login_done(struct iscsi_conn *conn);
 /* A received PDU's header is in conn->rx_bhs/rx_ahs/rx_hdr: decides where its data segment
  * goes (conn->rx_data, or conn->rx_discard), preparing the command it belongs to.
  * Control data (login, text, NOP) goes to conn->rx_ctrl. 0, or -1: malformed, close. */

@@ -1,5 +1,7 @@
 /* iSCSI login phase (RFC 7143 section 6): stages, key negotiation, session creation and
  * reinstatement, and login status codes. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,7 +151,13 @@ static void login_enter_full_feature(struct iscsi_conn *conn, const struct iscsi
 	struct iscsi_session *session = iscsi_session_create(
 		conn, conn->target ? ISCSI_SESSION_NORMAL : ISCSI_SESSION_DISCOVERY);
 	if (!session) {
-		login_fail(conn, hdr, LOGIN_OUT_OF_RESOURCES, "cannot create session");
+		unsigned limit = iscsi_server_shared(conn->server)->max_sessions;
+		char why[64];
+		if (errno == EUSERS)
+			snprintf(why, sizeof(why), "session limit reached (max_sessions = %u)", limit);
+		else
+			snprintf(why, sizeof(why), "cannot create session");
+		login_fail(conn, hdr, LOGIN_OUT_OF_RESOURCES, why);
 		return;
 	}
 	session->exp_cmdsn = conn->login_cmdsn;
@@ -163,6 +171,7 @@ static void login_enter_full_feature(struct iscsi_conn *conn, const struct iscsi
 	conn->header_digest = session->params.header_digest;
 	conn->data_digest = session->params.data_digest;
 	conn->phase = ISCSI_PHASE_FULL_FEATURE;
+	iscsi_conn_login_done(conn);
 	tg_info("iscsi", "%s: %s logged in to %s over %s (TSIH %u%s%s)", conn->peer,
 		conn->login_keys.initiator_name, conn->target ? conn->target->name : "discovery",
 		conn->dm->name, session->tsih, conn->header_digest ? ", header digest" : "",

@@ -116,6 +116,8 @@ int iscsi_server_start(struct iscsi_server *server, struct ev_loop *loop,
 	server->engine = engine;
 	server->runtime = runtime;
 	server->next_tsih = 1;
+	server->login_timeout = runtime->config->iscsi_login_timeout;
+	server->max_sessions = runtime->config->max_sessions;
 	pthread_mutex_init(&server->table_lock, NULL);
 	iscsi_target_limits_default(&server->limits);
 	server->portals = calloc(listen->count ? listen->count : 1, sizeof(*server->portals));

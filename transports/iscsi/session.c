@@ -1,4 +1,5 @@
 /* iSCSI sessions: TSIH allocation, the command pool and CmdSN window, teardown. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,16 @@ struct iscsi_session *iscsi_session_create(struct iscsi_conn *conn, enum iscsi_s
 		return NULL;
 	session->server = server;
 	session->type = type;
-	/* TSIH 0 means "new session" on the wire, so it is never handed out. */
+	/* TSIH 0 means "new session" on the wire, so it is never handed out. A draining
+	 * session still holds its commands' buffers, so it counts against the limit. */
 	pthread_mutex_lock(&table->table_lock);
+	if (table->max_sessions && table->session_count >= table->max_sessions) {
+		pthread_mutex_unlock(&table->table_lock);
+		free(session);
+		errno = EUSERS;
+		return NULL;
+	}
+	table->session_count++;
 	do {
 		session->tsih = table->next_tsih++;
 	} while (session->tsih == 0);
@@ -44,7 +53,11 @@ struct iscsi_session *iscsi_session_create(struct iscsi_conn *conn, enum iscsi_s
 		session->nexus = tg_nexus_create(conn->target, TG_TRANSPORT_ISCSI,
 						 session->initiator_name, port);
 		if (!session->nexus) {
+			pthread_mutex_lock(&table->table_lock);
+			table->session_count--;
+			pthread_mutex_unlock(&table->table_lock);
 			free(session);
+			errno = ENOMEM;
 			return NULL;
 		}
 		/* The first thing a new I_T nexus hears: power on, or that its predecessor
@@ -81,6 +94,7 @@ static void session_free_if_idle(struct iscsi_session *session)
 	 * session unreachable: a login on another loop reads the link under this lock. */
 	pthread_mutex_lock(&table->table_lock);
 	session_unlink_from(&table->draining, session);
+	table->session_count--;
 	struct iscsi_conn *successor = session->successor;
 	session->successor = NULL;
 	if (successor)
