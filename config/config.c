@@ -24,6 +24,7 @@
 #define DEVICE_NAME_MAX 63u
 #define SERIAL_MAX 40u
 #define IO_THREADS_MAX 64
+#define BUFFER_MEMORY_MIN ((uint64_t)16 << 20) /* two commands of TG_MAX_TRANSFER_BYTES */
 #define DEFAULT_LOGIN_TIMEOUT 15   /* s; what open-iscsi allows its own login by default */
 #define LOGIN_TIMEOUT_MAX 3600
 #define MAX_SESSIONS_MAX 65535     /* TSIHs are 16 bits */
@@ -813,7 +814,7 @@ static int load_chap(struct loader *ld, const config_setting_t *s, const char *k
 static int load_global(struct loader *ld, const config_setting_t *root)
 {
 	static const char *const global_keys[] = {
-		"log_level", "control_socket", "io_threads", "discovery_auth", NULL,
+		"log_level", "control_socket", "io_threads", "buffer_memory", "discovery_auth", NULL,
 	};
 	const config_setting_t *g = config_setting_get_member(root, "global");
 	if (!g)
@@ -851,6 +852,14 @@ static int load_global(struct loader *ld, const config_setting_t *root)
 		return -1;
 	if (rc > 0)
 		ld->config->io_threads = (unsigned)threads;
+
+	rc = read_size(ld, g, "global", "buffer_memory", &ld->config->buffer_memory, &where);
+	if (rc < 0)
+		return -1;
+	/* Below this one command of the largest size would not fit beside a few others. */
+	if (rc > 0 && ld->config->buffer_memory < BUFFER_MEMORY_MIN)
+		return fail(ld, where, "global.buffer_memory", "must be at least 16M (got %llu bytes)",
+			    (unsigned long long)ld->config->buffer_memory);
 
 	const config_setting_t *auth = config_setting_get_member(g, "discovery_auth");
 	if (auth && load_chap(ld, auth, "global.discovery_auth", &ld->config->discovery_auth))

@@ -33,6 +33,18 @@ void tg_buf_free(struct tg_buf *buf);
  */
 #define TG_BUF_CACHE_PER_CLASS 64
 #define TG_BUF_CACHE_MAX_BYTES ((size_t)32 << 20)
+/*
+ * The budget of data-buffer bytes all commands may hold at once (global.buffer_memory):
+ * past it tg_buf_alloc answers -EBUSY and the command gets TASK SET FULL, which initiators
+ * retry, instead of the daemon growing until the kernel kills it. Counted from each
+ * buffer's capacity while it is allocated (cached free buffers are bounded separately).
+ * 0 = no budget. Set once at start, before any I/O.
+ */
+void tg_buf_set_budget(size_t bytes);
+size_t tg_buf_budget(void);
+size_t tg_buf_in_flight_bytes(void);
+/* How many allocations the budget has refused since start. */
+uint64_t tg_buf_budget_refusals(void);
 /* Bytes the calling thread's free lists hold now. */
 size_t tg_buf_cached_bytes(void);
 /* Frees the calling thread's cached buffers (a thread about to end). */

@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
+#include "core/buf.h"
 #include "core/ioengine.h"
 #include "core/log.h"
 #include "core/runtime.h"
@@ -70,6 +72,22 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	tg_warn("targed", "SIGHUP: live reload is not implemented yet; configuration unchanged");
 }
 
+/* global.buffer_memory, or a quarter of the machine's memory: what commands' data buffers may
+ * hold at once before new commands are answered TASK SET FULL. */
+static void set_buffer_budget(const struct tg_config *config)
+{
+	uint64_t bytes = config->buffer_memory;
+	if (!bytes) {
+		long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+		bytes = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 4 : (uint64_t)1 << 30;
+		if (bytes < ((uint64_t)64 << 20))
+			bytes = (uint64_t)64 << 20;
+	}
+	tg_buf_set_budget((size_t)bytes);
+	tg_info("targed", "data buffers: at most %llu MiB in flight%s", (unsigned long long)(bytes >> 20),
+		config->buffer_memory ? "" : " (a quarter of RAM; global.buffer_memory)");
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL;
@@ -116,6 +134,7 @@ int main(int argc, char **argv)
 	tg_log_set_level(config->log_level);
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
+	set_buffer_budget(config);
 
 	struct tg_runtime *runtime = NULL;
 	if (tg_runtime_build(config, &runtime, err, sizeof(err)) != 0) {

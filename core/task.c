@@ -209,6 +209,10 @@ void tg_task_submit(struct tg_task *task)
 {
 	task_set_add(task);
 	task->state = TG_TASK_EXEC;
+	if (task->refuse != TG_SR_OK) {
+		tg_task_complete(task, task->refuse);
+		return;
+	}
 	const struct tg_lun_map *map = task->nexus->map;
 	task->lun_entry = map ? tg_lun_map_find(map, task->lun) : NULL;
 	task->dev = task->lun_entry ? task->lun_entry->dev : NULL;

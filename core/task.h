@@ -123,6 +123,11 @@ struct tg_task {
 	 * at a time, and tg_task_release drops one still queued. */
 	struct tg_loop_call loop_call;
 	void (*loop_then)(struct tg_task *task);
+
+	/* Set by the transport before tg_task_submit when it could not take the command in
+	 * (no buffer for its unsolicited data): the task is answered with this instead of
+	 * running. TG_SR_OK (what tg_task_init leaves) runs it. */
+	enum tg_sense_reason refuse;
 };
 
 /* Transport → core. */

@@ -6,6 +6,7 @@
 #   TARGE_TEST_TARGET  targed (default) | tgt: run the same test against Debian's tgtd for reference
 #   TG_KEEP=1          keep the temporary directory (config, images, logs) after the test
 #   TG_IO_THREADS      targed's global.io_threads (unset: its default, one loop)
+#   TG_GLOBAL_EXTRA    more settings of global, e.g. 'buffer_memory = "16M";'
 #   TG_ISCSI_EXTRA     more settings of transports.iscsi, e.g. "login_timeout = 1;"
 #
 # A test declares devices and LUNs (or takes the default: one 64 MiB file device on LUN 0 of
@@ -139,6 +140,7 @@ tg_write_config() {
 		echo "  log_level      = \"${TG_LOG_LEVEL:-info}\";"
 		echo "  control_socket = \"$TG_DIR/targed.sock\";"
 		[ -z "${TG_IO_THREADS:-}" ] || echo "  io_threads     = $TG_IO_THREADS;"
+		[ -z "${TG_GLOBAL_EXTRA:-}" ] || echo "  $TG_GLOBAL_EXTRA"
 		echo "};"
 		echo "transports = { iscsi = { listen = [ $listen ];${TG_ISCSI_EXTRA:+ $TG_ISCSI_EXTRA} }; };"
 		echo "devices = ("

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +173,36 @@ static void test_released_memory_leaves_the_process(void **state)
 	free(pin);
 }
 
+/* The budget counts what buffers hold while allocated, cached or not, and gives it back. */
+static void test_budget_refuses_beyond_it(void **state)
+{
+	(void)state;
+	size_t base = tg_buf_in_flight_bytes(); /* what earlier tests left allocated */
+	uint64_t refusals = tg_buf_budget_refusals();
+	tg_buf_set_budget(base + 64 * KIB);
+	struct tg_buf a, b, c, d;
+	assert_int_equal(tg_buf_alloc(&a, 32 * KIB), 0);
+	assert_int_equal(tg_buf_alloc(&b, 20 * KIB), 0); /* a 32 KiB class buffer */
+	assert_int_equal(tg_buf_in_flight_bytes(), base + 64 * KIB);
+	assert_int_equal(tg_buf_alloc(&c, 1), -EBUSY);
+	assert_int_equal(tg_buf_budget_refusals(), refusals + 1);
+	assert_int_equal(tg_buf_in_flight_bytes(), base + 64 * KIB);
+	tg_buf_free(&a); /* into the cache: no longer in flight */
+	assert_int_equal(tg_buf_in_flight_bytes(), base + 32 * KIB);
+	assert_int_equal(tg_buf_alloc(&c, 16 * KIB), 0);
+	assert_int_equal(tg_buf_alloc(&d, 16 * KIB), 0);
+	assert_int_equal(tg_buf_alloc(&a, 4 * KIB), -EBUSY);
+	tg_buf_free(&b);
+	tg_buf_free(&c);
+	tg_buf_free(&d);
+	assert_int_equal(tg_buf_in_flight_bytes(), base);
+	/* No budget: nothing refused. */
+	tg_buf_set_budget(0);
+	assert_int_equal(tg_buf_alloc(&a, 64 * MIB), 0);
+	tg_buf_free(&a);
+	assert_int_equal(tg_buf_budget_refusals(), refusals + 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +212,7 @@ int main(void)
 		cmocka_unit_test_setup(test_oversized_buffers_are_never_cached, setup),
 		cmocka_unit_test_setup(test_cache_is_per_thread, setup),
 		cmocka_unit_test(test_released_memory_leaves_the_process),
+		cmocka_unit_test_setup(test_budget_refuses_beyond_it, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

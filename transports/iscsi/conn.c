@@ -20,8 +20,12 @@
 static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents);
 
-/* Per thread: each I/O thread's loop allocates and frees its own connections' PDUs. */
+/* Per thread: each I/O thread's loop allocates and frees its own connections' PDUs. The list
+ * keeps at most TX_FREE_MAX of them: a burst of thousands of outstanding commands must not
+ * leave its high-water mark of PDUs behind for good. */
+#define TX_FREE_MAX 1024
 static _Thread_local struct iscsi_tx_pdu *tx_free_list;
+static _Thread_local unsigned tx_free_count;
 
 void iscsi_tx_cache_drop(void)
 {
@@ -30,14 +34,16 @@ void iscsi_tx_cache_drop(void)
 		tx_free_list = pdu->next;
 		free(pdu);
 	}
+	tx_free_count = 0;
 }
 
 struct iscsi_tx_pdu *iscsi_tx_alloc(void)
 {
 	struct iscsi_tx_pdu *pdu = tx_free_list;
-	if (pdu)
+	if (pdu) {
 		tx_free_list = pdu->next;
-	else if (!(pdu = malloc(sizeof(*pdu))))
+		tx_free_count--;
+	} else if (!(pdu = malloc(sizeof(*pdu))))
 		return NULL;
 	memset(pdu, 0, offsetof(struct iscsi_tx_pdu, hdr));
 	pdu->hdr_len = ISCSI_BHS_LEN;
@@ -54,8 +60,13 @@ struct iscsi_tx_pdu *iscsi_tx_alloc(void)
 static void tx_free(struct iscsi_tx_pdu *pdu)
 {
 	free(pdu->owned_data);
+	if (tx_free_count >= TX_FREE_MAX) {
+		free(pdu);
+		return;
+	}
 	pdu->next = tx_free_list;
 	tx_free_list = pdu;
+	tx_free_count++;
 }
 
 static void format_peer(const struct sockaddr_storage *ss, char *out, size_t len)

@@ -69,12 +69,12 @@ int iscsi_scsi_cmd_begin(struct iscsi_conn *conn, const struct iscsi_hdr *hdr)
 		cmd->unsolicited_len = p->initial_r2t ? hdr->data_len
 				       : min_u32(p->first_burst_length, hdr->exp_xfer_len);
 		cmd->unsolicited_done = p->initial_r2t || hdr->final;
-		/* Immediate and unsolicited data land directly in the command's buffer. */
+		/* Immediate and unsolicited data land directly in the command's buffer. Without
+		 * one (the data-buffer budget is spent) the data is read and dropped and the
+		 * command answered TASK SET FULL, which the initiator retries. */
 		if (hdr->exp_xfer_len <= ISCSI_MAX_PREALLOC &&
-		    tg_task_alloc_data(task, hdr->exp_xfer_len) != 0) {
-			iscsi_cmd_put(cmd);
-			return -1;
-		}
+		    tg_task_alloc_data(task, hdr->exp_xfer_len) != 0)
+			task->refuse = TG_SR_TASK_SET_FULL;
 		task->data.len = 0;
 		if (task->data.base)
 			conn->rx_data = task->data.base;
