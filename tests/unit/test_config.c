@@ -81,7 +81,7 @@ static const struct error_case error_cases[] = {
 
 	{ "unknown_key_top", "\nglobl = { };\n", 2, "globl", "unknown key" },
 	{ "unknown_key_global", "global = {\n  threads = 2;\n};\n", 2, "global.threads",
-	  "unknown key (known here: log_level, control_socket, io_threads, discovery_auth)" },
+	  "unknown key (known here: log_level, control_socket, io_threads, buffer_memory, discovery_auth)" },
 	{ "unknown_key_device",
 	  "devices = (\n  { name = \"d0\"; backend = \"file\"; path = \"x\";\n    sise = \"1M\"; }\n);\n",
 	  3, "devices[0].sise", "unknown key" },
@@ -220,6 +220,14 @@ static const struct error_case error_cases[] = {
 	  "must be between 1 and 64, got 0" },
 	{ "io_threads_too_many", "global = {\n  io_threads = 65;\n};\n", 2, "global.io_threads",
 	  "must be between 1 and 64, got 65" },
+	{ "login_timeout_negative", "transports = { iscsi = { listen = [ \"127.0.0.1\" ];\n  login_timeout = -1; }; };\n",
+	  2, "transports.iscsi.login_timeout", "must be between 0 and 3600, got -1" },
+	{ "max_sessions_too_many", "transports = { iscsi = { listen = [ \"127.0.0.1\" ];\n  max_sessions = 70000; }; };\n",
+	  2, "transports.iscsi.max_sessions", "must be between 0 and 65535, got 70000" },
+	{ "login_timeout_on_iser", "transports = { iser = { listen = [ \"127.0.0.1\" ];\n  login_timeout = 5; }; };\n",
+	  2, "transports.iser.login_timeout", "unknown key" },
+	{ "buffer_memory_too_small", "global = {\n  buffer_memory = \"8M\";\n};\n", 2,
+	  "global.buffer_memory", "must be at least 16M (got 8388608 bytes)" },
 	{ "control_socket_too_long",
 	  "global = {\n  control_socket = \"var/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\";\n};\n",
@@ -476,6 +484,9 @@ static const char *source_file(const char *relative)
 static void test_default_conf(void **state)
 {
 	struct tg_config *c = load_ok(source_file("config/default.conf"));
+	assert_int_equal(c->iscsi_login_timeout, 15); /* the defaults of keys it leaves out */
+	assert_int_equal(c->max_sessions, 0);
+	assert_int_equal(c->buffer_memory, 0);
 	assert_int_equal(c->log_level, TG_LOG_INFO);
 	assert_string_equal(c->control_socket, "var/targed.sock");
 	assert_int_equal(c->iscsi_listen.count, 1);
@@ -489,10 +500,12 @@ static void test_default_conf(void **state)
 	assert_int_equal(disk->size, 1ull << 30);
 	assert_int_equal(c->target_count, 1);
 	assert_string_equal(c->targets[0].name, "iqn.2026-11.org.targe:default");
-	/* iSER too, served where `make run` finds an RDMA device and adds the portal (the file
-	 * itself cannot know an RDMA address: it has none). */
-	assert_int_equal(c->targets[0].transports, TG_TRANSPORT_ISCSI | TG_TRANSPORT_ISER);
+	/* iSER and SRP too, served where `make run` finds an RDMA device and adds the portals
+	 * (the file itself cannot know an RDMA address: it has none). */
+	assert_int_equal(c->targets[0].transports,
+			 TG_TRANSPORT_ISCSI | TG_TRANSPORT_ISER | TG_TRANSPORT_SRP);
 	assert_int_equal(c->iser_listen.count, 0);
+	assert_int_equal(c->srp_listen.count, 0);
 	assert_false(c->targets[0].chap.present);
 	assert_int_equal(c->targets[0].luns.count, 1);
 	assert_int_equal(c->targets[0].luns.items[0].lun, 0);
@@ -505,6 +518,9 @@ static void test_example_conf(void **state)
 {
 	struct tg_config *c = load_ok(source_file("config/example.conf"));
 	assert_int_equal(c->io_threads, 2);
+	assert_int_equal(c->iscsi_login_timeout, 20);
+	assert_int_equal(c->buffer_memory, 2ull << 30);
+	assert_int_equal(c->max_sessions, 1024);
 	assert_true(c->discovery_auth.present);
 	assert_string_equal(c->discovery_auth.secret, "0x0123456789abcdef01234567");
 	assert_string_equal(c->discovery_auth.mutual_secret, "0bTXV0dWFsU2VjcmV0MTI=");
