@@ -1,9 +1,9 @@
-# The README's commands: `make run`, `make test`, `make bench`. Each installs what it needs first.
+# The README's commands: `make run`, `make test`, `make bench`, `make bench-guest`. Each installs what it needs first.
 JOBS ?= $(shell nproc)
 BUILD ?= build
 FUZZ_BUILD ?= build-fuzz
 
-.PHONY: all build run test bench fuzz-build clean
+.PHONY: all build run test bench bench-guest fuzz-build clean
 
 all: build
 
@@ -29,10 +29,18 @@ test:
 	$(MAKE) --no-print-directory fuzz-build build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
+# BENCH_GUEST=1: after the loopback comparison, the guest one (bench-guest) as well.
 bench:
 	@tools/deps.sh bench
 	$(MAKE) --no-print-directory build
 	bench/run.sh
+	@if [ "$(BENCH_GUEST)" = 1 ]; then BUILD=$(BUILD) bench/guest.sh; fi
+
+# targed against LIO through the Linux initiators (iscsi_tcp, iSER, SRP) in one QEMU guest boot.
+bench-guest:
+	@tools/deps.sh test
+	$(MAKE) --no-print-directory build
+	BUILD=$(BUILD) bench/guest.sh
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD)
