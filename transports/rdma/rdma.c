@@ -6,9 +6,11 @@
 #include <ev.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <infiniband/verbs.h>
 #include <rdma/rdma_cma.h>
@@ -22,6 +24,8 @@
 #define DRAIN_TIMEOUT 3.0
 /* Retry of a listener whose device went away. */
 #define REBIND_INTERVAL 2.0
+/* How often a removed device's verbs context is checked for being let go of. */
+#define RESYNC_INTERVAL 0.5
 /* Slabs are registered in pieces of at least this size. */
 #define SLAB_TARGET (2u << 20)
 #define MAX_CLASSES 24
@@ -42,6 +46,7 @@ struct tg_rdma {
 	struct tg_rdma_conn *conns;
 	struct tg_rdma_op *done_head, *done_tail;
 	struct tg_rdma_conn *work_head;
+	ev_timer resync_watcher;
 	bool destroying;
 };
 
@@ -65,8 +70,9 @@ struct slab {
 
 struct single {
 	struct owner owner;
-	struct ibv_mr *mr;
+	struct ibv_mr *mr;     /* NULL once the device is gone (the memory may still be in use) */
 	void *mem;
+	struct single *next, *prev;
 };
 
 /* A free pooled buffer keeps its list link and its slab in its first bytes. */
@@ -91,11 +97,13 @@ struct tg_rdma_device {
 	char name[64];
 	unsigned conns;
 	bool removed;
+	bool verbs_released;   /* PD, MRs and completion channel destroyed (removed device) */
 	struct tg_rdma_device *next;
 
 	struct pool_class classes[MAX_CLASSES];
 	unsigned class_count;
 	struct slab *slabs;
+	struct single *singles;
 	struct tg_rdma_pool_stats stats;
 };
 
@@ -109,6 +117,7 @@ struct tg_rdma_listener {
 	uint16_t port;
 	char name[300];
 	ev_timer rebind;
+	struct ibv_context *held; /* the device its CM id is bound to (see ctx_hold) */
 	struct tg_rdma_listener *next;
 };
 
@@ -187,6 +196,135 @@ static void conn_schedule(struct tg_rdma_conn *conn)
 	deferred_arm(conn->rdma);
 }
 
+/* ---- verbs contexts, shared by every instance of the process ---- */
+
+/*
+ * A device leaves the kernel (rdma link delete, hot unplug) only once every process has closed
+ * its verbs context: rxe, like most providers, cannot take a context away from a process.
+ * The context behind every CM id is librdmacm's own, one per device for the whole process.
+ * librdmacm closes it once no CM id uses it and it has seen the device missing from a fresh
+ * device list (rdma_get_devices) -- but it never looks at an empty list, so after the last
+ * device has gone the context would stay open, and the removal hang, until the daemon exits.
+ * Hence: once no instance has anything left on a removed device's context (no CM id, PD, MR,
+ * CQ or completion channel), ask librdmacm to look again; if there is no device left at all,
+ * point the context's descriptors at /dev/null instead, which lets the kernel finish while
+ * librdmacm's later close of the stale context (when a device comes back) stays harmless.
+ */
+struct ctx_use {
+	struct ibv_context *verbs;
+	unsigned users;       /* devices and bound listeners of every instance */
+	bool removed;
+	struct ctx_use *next;
+};
+static pthread_mutex_t ctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ctx_use *ctx_uses;
+
+static struct ctx_use *ctx_find(struct ibv_context *verbs, bool create)
+{
+	for (struct ctx_use *u = ctx_uses; u; u = u->next)
+		if (u->verbs == verbs)
+			return u;
+	struct ctx_use *u = create ? calloc(1, sizeof(*u)) : NULL;
+	if (u) {
+		u->verbs = verbs;
+		u->next = ctx_uses;
+		ctx_uses = u;
+	}
+	return u;
+}
+
+static void ctx_hold(struct ibv_context *verbs)
+{
+	pthread_mutex_lock(&ctx_lock);
+	struct ctx_use *u = ctx_find(verbs, true);
+	if (u)
+		u->users++;
+	pthread_mutex_unlock(&ctx_lock);
+}
+
+static void ctx_put(struct ibv_context *verbs)
+{
+	pthread_mutex_lock(&ctx_lock);
+	struct ctx_use *u = ctx_find(verbs, false);
+	if (u && u->users)
+		u->users--;
+	pthread_mutex_unlock(&ctx_lock);
+}
+
+static void ctx_mark_removed(struct tg_rdma *rdma, struct ibv_context *verbs)
+{
+	pthread_mutex_lock(&ctx_lock);
+	struct ctx_use *u = ctx_find(verbs, true);
+	if (u)
+		u->removed = true;
+	pthread_mutex_unlock(&ctx_lock);
+	if (!rdma->destroying && !ev_is_active(&rdma->resync_watcher)) {
+		ev_timer_set(&rdma->resync_watcher, RESYNC_INTERVAL, RESYNC_INTERVAL);
+		ev_timer_start(rdma->loop, &rdma->resync_watcher);
+	}
+}
+
+static void ctx_redirect_fds(struct ibv_context *verbs)
+{
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0) {
+		tg_warn(LOG, "opening /dev/null: %s", strerror(errno));
+		return;
+	}
+	/* dup3 closes the old file and reuses the number, so no other file can take it over */
+	if (verbs->async_fd >= 0)
+		dup3(devnull, verbs->async_fd, O_CLOEXEC);
+	if (verbs->cmd_fd >= 0)
+		dup3(devnull, verbs->cmd_fd, O_CLOEXEC);
+	close(devnull);
+}
+
+/* True while some removed device's context is still open. */
+static bool ctx_resync(void)
+{
+	bool pending = false, ready = false;
+	pthread_mutex_lock(&ctx_lock);
+	for (struct ctx_use *u = ctx_uses; u; u = u->next) {
+		if (u->removed && u->users == 0)
+			ready = true;
+	}
+	if (ready) {
+		int n = 0;
+		struct ibv_context **list = rdma_get_devices(&n);
+		for (struct ctx_use **p = &ctx_uses; *p;) {
+			struct ctx_use *u = *p;
+			bool listed = false;
+			for (int i = 0; list && list[i]; i++)
+				listed |= list[i] == u->verbs;
+			if (!u->removed || u->users || listed) {
+				p = &u->next;
+				continue;
+			}
+			if (list) {
+				tg_info(LOG, "verbs context of a removed device closed by librdmacm");
+			} else {
+				ctx_redirect_fds(u->verbs);
+				tg_info(LOG, "no RDMA device left: released the verbs context of the "
+					     "removed device");
+			}
+			*p = u->next;
+			free(u);
+		}
+		if (list)
+			rdma_free_devices(list);
+	}
+	for (struct ctx_use *u = ctx_uses; u; u = u->next)
+		pending |= u->removed;
+	pthread_mutex_unlock(&ctx_lock);
+	return pending;
+}
+
+static void resync_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	if (!ctx_resync())
+		ev_timer_stop(loop, w);
+}
+
 /* ---- devices and the pool ---- */
 
 static unsigned log2_floor(size_t v)
@@ -257,6 +395,8 @@ static int pool_grow(struct tg_rdma_device *dev, unsigned cls)
 
 int tg_rdma_buf_alloc(struct tg_rdma_device *dev, struct tg_buf *buf, size_t len)
 {
+	if (dev->removed)
+		return -ENOMEM;
 	int cls = pool_class_of(dev, len ? len : 1);
 	if (cls >= 0 && (dev->classes[cls].free || pool_grow(dev, (unsigned)cls) == 0)) {
 		struct free_buf *fb = dev->classes[cls].free;
@@ -290,6 +430,10 @@ int tg_rdma_buf_alloc(struct tg_rdma_device *dev, struct tg_buf *buf, size_t len
 	s->owner.kind = OWNER_SINGLE;
 	s->owner.dev = dev;
 	s->mem = mem;
+	s->next = dev->singles;
+	if (dev->singles)
+		dev->singles->prev = s;
+	dev->singles = s;
 	buf->base = mem;
 	buf->len = len;
 	buf->cap = cap;
@@ -314,7 +458,14 @@ void tg_rdma_buf_free(struct tg_buf *buf)
 		dev->classes[slab->cls].free = fb;
 	} else {
 		struct single *s = (struct single *)owner;
-		ibv_dereg_mr(s->mr);
+		if (s->prev)
+			s->prev->next = s->next;
+		else
+			dev->singles = s->next;
+		if (s->next)
+			s->next->prev = s->prev;
+		if (s->mr)
+			ibv_dereg_mr(s->mr);
 		free(s->mem);
 		free(s);
 	}
@@ -466,9 +617,35 @@ static struct tg_rdma_device *device_get(struct tg_rdma *rdma, struct ibv_contex
 	ev_io_start(rdma->loop, &dev->async_watcher);
 	dev->next = rdma->devices;
 	rdma->devices = dev;
+	ctx_hold(verbs);
 	tg_info(LOG, "%s: device opened (max %d QP WRs, %d CQEs, RDMA READ depth %d)", dev->name,
 		dev->attr.max_qp_wr, dev->attr.max_cqe, dev->attr.max_qp_init_rd_atom);
 	return dev;
+}
+
+/* Everything this instance made on the device's verbs context goes; buffers still lent out
+ * keep their memory (unregistered) until they come back. */
+static void device_release_verbs(struct tg_rdma_device *dev)
+{
+	if (dev->verbs_released)
+		return;
+	dev->verbs_released = true;
+	struct tg_rdma *rdma = dev->rdma;
+	ev_io_stop(rdma->loop, &dev->comp_watcher);
+	ev_io_stop(rdma->loop, &dev->async_watcher);
+	for (struct slab *s = dev->slabs; s; s = s->next) {
+		ibv_dereg_mr(s->mr);
+		s->mr = NULL;
+	}
+	for (struct single *s = dev->singles; s; s = s->next) {
+		ibv_dereg_mr(s->mr);
+		s->mr = NULL;
+	}
+	ibv_destroy_comp_channel(dev->comp);
+	ibv_dealloc_pd(dev->pd);
+	tg_info(LOG, "%s: device closed%s", dev->name,
+		dev->stats.in_use ? " (buffers still in use are freed when they come back)" : "");
+	ctx_put(dev->verbs);
 }
 
 static void device_free(struct tg_rdma_device *dev)
@@ -480,26 +657,26 @@ static void device_free(struct tg_rdma_device *dev)
 			break;
 		}
 	}
-	ev_io_stop(rdma->loop, &dev->comp_watcher);
-	ev_io_stop(rdma->loop, &dev->async_watcher);
+	device_release_verbs(dev);
 	while (dev->slabs) {
 		struct slab *s = dev->slabs;
 		dev->slabs = s->next;
-		ibv_dereg_mr(s->mr);
 		free(s->mem);
 		free(s);
 	}
-	ibv_destroy_comp_channel(dev->comp);
-	ibv_dealloc_pd(dev->pd);
-	tg_info(LOG, "%s: device closed", dev->name);
 	free(dev);
 }
 
-/* A removed device goes once nothing of it is in use any more. */
+/* A removed device lets go of the verbs context once it has no connection left, and goes
+ * entirely once its buffers are back too. */
 static void device_maybe_free(struct tg_rdma_device *dev)
 {
-	if (dev->removed && dev->conns == 0 && dev->stats.in_use == 0)
+	if (!dev->removed || dev->conns)
+		return;
+	if (dev->stats.in_use == 0)
 		device_free(dev);
+	else
+		device_release_verbs(dev);
 }
 
 /* ---- connections ---- */
@@ -1016,6 +1193,7 @@ static void rebind_cb(struct ev_loop *loop, ev_timer *w, int revents)
  * and its PD, completion channel and pool go as soon as nothing uses them any more. */
 static void device_removed(struct tg_rdma *rdma, struct ibv_context *verbs)
 {
+	ctx_mark_removed(rdma, verbs);
 	struct tg_rdma_device *dev = NULL;
 	for (struct tg_rdma_device *d = rdma->devices; d; d = d->next)
 		if (d->verbs == verbs)
@@ -1023,10 +1201,21 @@ static void device_removed(struct tg_rdma *rdma, struct ibv_context *verbs)
 	if (!dev || dev->removed)
 		return;
 	dev->removed = true;
+	tg_warn(LOG, "%s: RDMA device removed: closing its %u connection(s)", dev->name, dev->conns);
 	for (struct tg_rdma_conn *c = rdma->conns; c; c = c->next_all)
 		if (c->dev == dev)
 			conn_close(c, "RDMA device removed");
 	device_maybe_free(dev);
+}
+
+static void listener_unbind(struct tg_rdma_listener *l)
+{
+	if (l->id)
+		rdma_destroy_id(l->id);
+	l->id = NULL;
+	if (l->held)
+		ctx_put(l->held);
+	l->held = NULL;
 }
 
 static void listener_device_removed(struct tg_rdma_listener *l)
@@ -1034,8 +1223,7 @@ static void listener_device_removed(struct tg_rdma_listener *l)
 	tg_warn(LOG, "%s: RDMA device removed; will listen again once it is back", l->name);
 	if (l->id->verbs)
 		device_removed(l->rdma, l->id->verbs);
-	rdma_destroy_id(l->id);
-	l->id = NULL;
+	listener_unbind(l);
 	ev_timer_set(&l->rebind, REBIND_INTERVAL, REBIND_INTERVAL);
 	ev_timer_start(l->rdma->loop, &l->rebind);
 }
@@ -1143,6 +1331,9 @@ static int listener_bind(struct tg_rdma_listener *l, char *err, size_t errlen)
 	}
 	freeaddrinfo(res);
 	l->id = id;
+	l->held = id->verbs;
+	if (l->held)
+		ctx_hold(l->held);
 	return 0;
 }
 
@@ -1186,8 +1377,7 @@ void tg_rdma_listener_close(struct tg_rdma_listener *listener)
 		}
 	}
 	ev_timer_stop(rdma->loop, &listener->rebind);
-	if (listener->id)
-		rdma_destroy_id(listener->id);
+	listener_unbind(listener);
 	free(listener);
 }
 
@@ -1240,6 +1430,8 @@ struct tg_rdma *tg_rdma_create(struct ev_loop *loop, const struct tg_rdma_pool_p
 	ev_io_start(loop, &rdma->cm_watcher);
 	ev_timer_init(&rdma->deferred_watcher, deferred_cb, 0, 0);
 	rdma->deferred_watcher.data = rdma;
+	ev_timer_init(&rdma->resync_watcher, resync_cb, RESYNC_INTERVAL, RESYNC_INTERVAL);
+	rdma->resync_watcher.data = rdma;
 	return rdma;
 }
 
@@ -1271,6 +1463,7 @@ void tg_rdma_destroy(struct tg_rdma *rdma)
 		conn_free(conn, accepted);
 	}
 	ev_io_stop(rdma->loop, &rdma->cm_watcher);
+	ev_timer_stop(rdma->loop, &rdma->resync_watcher);
 	while (rdma->devices) {
 		rdma->devices->removed = true;
 		device_free(rdma->devices);

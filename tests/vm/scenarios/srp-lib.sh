@@ -23,11 +23,12 @@ global = {
 transports = {
   iscsi = { listen = [ "$IP:$PORT" ]; };
   srp = { listen = [ "$IP:$SRP_PORT" ]; };
+  ${SRP_EXTRA_TRANSPORTS:-}
 };
 devices = ( $dev );
 targets = (
   { name = "$IQN";
-    transports = [ "iscsi", "srp" ];
+    transports = [ "iscsi", "srp"${SRP_EXTRA_TRANSPORTS:+, \"iser\"} ];
 $port_id
 $body
   }
