@@ -12,12 +12,12 @@ build:
 	cmake -S . -B $(BUILD) -DTARGE_FUZZ_BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-# With an RDMA device, the same config plus an iSER portal on its address (tools/run-config.sh).
+# With an RDMA device, the same config plus iSER and SRP portals on its addresses (tools/run-config.sh).
 run: build
 	@mkdir -p var
 	@tools/run-config.sh config/default.conf > $(BUILD)/run.conf
 	@if cmp -s config/default.conf $(BUILD)/run.conf; then conf=config/default.conf; \
-	else conf=$(BUILD)/run.conf; echo "RDMA device found: serving $$conf (iSER portal added)"; fi; \
+	else conf=$(BUILD)/run.conf; echo "RDMA device found: serving $$conf (iSER and SRP portals added)"; fi; \
 	echo "$(BUILD)/targed -c $$conf"; exec $(BUILD)/targed -c $$conf
 
 fuzz-build:
