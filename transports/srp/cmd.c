@@ -491,11 +491,23 @@ static void tmf_ready(struct srp_ctx *ctx, uint8_t code)
 	srp_server_kick(server);
 }
 
+static void tmf_ready_on_own_loop(struct tg_task *task)
+{
+	tmf_ready(ctx_of(task), (uint8_t)task->handler_u64[0]);
+}
+
 /* The core's answer may come before the aborted tasks have handed their credits back (it
- * runs first when the last one returns): the SRP_RSP is built on the next kick. */
+ * runs first when the last one returns): the SRP_RSP is built on the next kick. It runs where
+ * the last aborted task returned, which with several I/O threads may be an iSCSI session's
+ * loop (a LUN reset reaches every nexus of the device): the server's lists are this loop's. */
 static void tmf_done(void *priv, enum tg_tmf_result result)
 {
 	struct srp_ctx *ctx = priv;
+	if (!tg_task_on_own_loop(&ctx->task)) {
+		ctx->task.handler_u64[0] = tmf_code(result);
+		tg_task_run_on_own_loop(&ctx->task, tmf_ready_on_own_loop);
+		return;
+	}
 	tmf_ready(ctx, tmf_code(result));
 }
 
@@ -536,6 +548,8 @@ static void handle_tmf(struct srp_ctx *ctx, const uint8_t *iu, uint32_t len)
 		return;
 	}
 	ctx->kind = SRP_CTX_TMF;
+	/* Only what tmf_done needs to come back to this loop: the task itself never runs. */
+	ctx->task.engine = ch->server->engine;
 	ctx->tag = tm.tag;
 	ctx->sol_not = tm.sol_not;
 	ctx->tmf_function = tm.function;
