@@ -181,6 +181,18 @@ static void login_enter_full_feature(struct iscsi_conn *conn, const struct iscsi
 	iscsi_conn_flush(conn);
 }
 
+/* Keeps the final login request and its answer until the old session has gone; the
+ * connection reads nothing more meanwhile. */
+static void park_login(struct iscsi_conn *conn, const struct iscsi_hdr *hdr,
+		       struct iscsi_text_buf *out)
+{
+	conn->parked_hdr = *hdr;
+	conn->parked_out = *out;
+	memset(out, 0, sizeof(*out)); /* ownership moves to the connection */
+	if (conn->dm->receive_pause)
+		conn->dm->receive_pause(conn, true);
+}
+
 /*
  * Session reinstatement (RFC 7143 6.3.5): a new login from the same initiator port replaces
  * the old session. The old session's commands still in the backend must finish before the
@@ -205,11 +217,7 @@ static bool login_wait_for_predecessor(struct iscsi_conn *conn, const struct isc
 		 * resumes this login here (iscsi_login_resume). */
 		tg_info("iscsi", "%s: reinstating session TSIH %u of %s (on another I/O thread)",
 			conn->peer, old_tsih, conn->login_keys.initiator_name);
-		conn->parked_hdr = *hdr;
-		conn->parked_out = *out;
-		memset(out, 0, sizeof(*out)); /* ownership moves to the connection */
-		if (conn->dm->receive_pause)
-			conn->dm->receive_pause(conn, true);
+		park_login(conn, hdr, out);
 		return true;
 	case ISCSI_REINSTATE_LOCAL:
 		break;
@@ -230,11 +238,7 @@ static bool login_wait_for_predecessor(struct iscsi_conn *conn, const struct isc
 	pthread_mutex_unlock(&table->table_lock);
 	tg_info("iscsi", "%s: waiting for %u command(s) of the old session", conn->peer,
 		old->active_cmds);
-	conn->parked_hdr = *hdr;
-	conn->parked_out = *out;
-	memset(out, 0, sizeof(*out)); /* ownership moves to the connection */
-	if (conn->dm->receive_pause)
-		conn->dm->receive_pause(conn, true);
+	park_login(conn, hdr, out);
 	return true;
 }
 

@@ -259,20 +259,25 @@ session_disk() { # the sd device of LUN 0 (the only disk LUN) of our session, if
 	timeout 20 iscsiadm -m session -P 3 2>/dev/null | awk '/Attached scsi disk/ {print $4; exit}'
 }
 
-# login: sets DISK=/dev/sdX once the LUN's disk is there and has a size
-login() {
-	step "login"
-	iadm -m node -T "$IQN" -p "$IP:$PORT" --login ||
-		fail "login to $IQN failed ($(grep -E '^iscsiadm: (initiator reported|Could not)' "$SO/initiator.log" | tail -n 1))"
+# wait_session_disk WHAT: sets DISK=/dev/sdX once the session's LUN 0 disk is there with a size
+wait_session_disk() {
 	local i=0 d=""
 	while [ $i -lt 100 ]; do
 		d=$(session_disk)
 		[ -n "$d" ] && [ -e "/dev/$d" ] && [ "$(cat "/sys/block/$d/size" 2>/dev/null || echo 0)" -gt 0 ] && break
 		d=""; sleep 0.3; i=$((i + 1))
 	done
-	[ -n "$d" ] || fail "logged in, but no SCSI disk appeared within 30 s"
+	[ -n "$d" ] || fail "logged in to $1, but no SCSI disk appeared within 30 s"
 	DISK=/dev/$d
-	log "LUN 0 is $DISK ($(($(cat "/sys/block/$d/size") / 2048)) MiB)"
+}
+
+# login: sets DISK=/dev/sdX once the LUN's disk is there and has a size
+login() {
+	step "login"
+	iadm -m node -T "$IQN" -p "$IP:$PORT" --login ||
+		fail "login to $IQN failed ($(grep -E '^iscsiadm: (initiator reported|Could not)' "$SO/initiator.log" | tail -n 1))"
+	wait_session_disk "$IQN"
+	log "LUN 0 is $DISK ($(($(cat "/sys/block/${DISK#/dev/}/size") / 2048)) MiB)"
 }
 
 logout() {

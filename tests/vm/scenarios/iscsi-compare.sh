@@ -47,15 +47,8 @@ who_port() { [ "$1" = targed ] && echo $TARGED_PORT || echo $LIO_PORT; }
 session_login() { # session_login WHO: sets DISK
 	local p; p=$(who_port "$1")
 	iadm -m node -T "$IQN" -p "$IP:$p" --login || fail "login to $1 at $IP:$p failed"
-	local i=0 d=""
-	while [ $i -lt 100 ]; do
-		d=$(session_disk)
-		[ -n "$d" ] && [ -e "/dev/$d" ] && [ "$(cat "/sys/block/$d/size" 2>/dev/null || echo 0)" -gt 0 ] && break
-		d=""; sleep 0.3; i=$((i + 1))
-	done
-	[ -n "$d" ] || fail "logged in to $1, but no disk appeared within 30 s"
-	DISK=/dev/$d
-	[ "$(cat "/sys/block/$d/size")" -eq $((SIZE_MIB * 2048)) ] || fail "$1's disk $DISK has the wrong size"
+	wait_session_disk "$1"
+	[ "$(cat "/sys/block/${DISK#/dev/}/size")" -eq $((SIZE_MIB * 2048)) ] || fail "$1's disk $DISK has the wrong size"
 }
 session_logout() {
 	local p; p=$(who_port "$1")
