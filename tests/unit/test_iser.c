@@ -328,8 +328,9 @@ static void tcp_login_refuses_rdma(void **state)
  * that plays the initiator's memory (its VAs are offsets in it). Like rdma.c, no completion
  * runs inside a post: the test delivers them in order.
  */
-#define OPS_MAX 64
+#define OPS_MAX 512
 #define RECVS_MAX 512
+#define MSGS_MAX 320
 #define INIT_MEM (1u << 20)
 
 struct loop_rdma {
@@ -339,9 +340,9 @@ struct loop_rdma {
 	unsigned nops;
 	bool fail_ops;           /* the QP is in error: completions are flushes */
 	/* what the initiator received, in order: iSER messages and RDMA WRITE markers */
-	uint8_t msgs[64][9000];
-	uint32_t msg_len[64];
-	char order[64];          /* 'S' SEND, 'W' RDMA WRITE, 'R' RDMA READ as completed */
+	uint8_t msgs[MSGS_MAX][9000];
+	uint32_t msg_len[MSGS_MAX];
+	char order[OPS_MAX];     /* 'S' SEND, 'W' RDMA WRITE, 'R' RDMA READ as completed */
 	unsigned nmsgs, norder;
 	uint8_t init_mem[INIT_MEM];
 	uint32_t last_rkey;
@@ -428,7 +429,7 @@ static void lr_complete_one(struct loop_rdma *lr)
 	int status = lr->fail_ops ? -ECANCELED : 0;
 	if (!status) {
 		if (op->kind == TG_RDMA_SEND) {
-			assert_true(lr->nmsgs < 64 && op->len <= sizeof(lr->msgs[0]));
+			assert_true(lr->nmsgs < MSGS_MAX && op->len <= sizeof(lr->msgs[0]));
 			memcpy(lr->msgs[lr->nmsgs], op->local, op->len);
 			lr->msg_len[lr->nmsgs++] = op->len;
 		} else {
@@ -442,7 +443,8 @@ static void lr_complete_one(struct loop_rdma *lr)
 			else
 				memcpy(lr->init_mem + r->addr, op->local, op->len);
 		}
-		lr->order[lr->norder++] = op->kind == TG_RDMA_SEND ? 'S'
+		if (lr->norder < sizeof(lr->order))
+			lr->order[lr->norder++] = op->kind == TG_RDMA_SEND ? 'S'
 					  : op->kind == TG_RDMA_READ ? 'R'
 								     : 'W';
 	}
@@ -830,6 +832,171 @@ static void unsolicited_data_out(void **state)
 	assert_memory_equal(f->lr->init_mem + 0x90000, data, sizeof(data));
 }
 
+/* The initiator's SEND lands in the oldest posted receive, but the target has not polled its
+ * completion yet: a burst as the target sees it. With no receive posted, a real RC QP would
+ * fail the SEND (receiver not ready) and the connection would die. */
+struct arrival {
+	struct tg_rdma_recv *rr;
+	uint32_t len;
+};
+
+static void arrive(struct fixture *f, struct arrival *arrivals, unsigned *n, const uint8_t *msg,
+		   uint32_t len)
+{
+	struct loop_rdma *lr = f->lr;
+	if (lr->nposted == 0)
+		fail_msg("message %u of the burst found no posted receive", *n);
+	struct tg_rdma_recv *rr = lr->posted[0];
+	memmove(lr->posted, lr->posted + 1, (lr->nposted - 1) * sizeof(lr->posted[0]));
+	lr->nposted--;
+	assert_true(len <= rr->len);
+	memcpy(rr->buf, msg, len);
+	arrivals[(*n)++] = (struct arrival){ .rr = rr, .len = len };
+}
+
+/* An immediate NOP-Out (a ping): no CmdSN of its own, a NOP-In back. */
+static void nop_out_msg(struct fixture *f, uint8_t msg[ISER_PDU_HDRS_LEN])
+{
+	memset(msg, 0, ISER_PDU_HDRS_LEN);
+	msg[0] = 0x10;
+	uint8_t *bhs = msg + ISER_HDR_LEN;
+	bhs[0] = 0x40 | ISCSI_OP_NOP_OUT;
+	bhs[1] = 0x80;
+	put_be32(bhs + 16, f->itt++);
+	put_be32(bhs + 20, ISCSI_RESERVED_TAG);
+	put_be32(bhs + 24, f->cmdsn);
+}
+
+/* The window the target advertises with no command of ours active (its answer to a ping),
+ * from the next CmdSN on. */
+static uint32_t open_window(struct fixture *f)
+{
+	uint8_t msg[ISER_PDU_HDRS_LEN];
+	nop_out_msg(f, msg);
+	send_msg(f, msg, sizeof(msg));
+	settle(f);
+	unsigned i = f->lr->nmsgs - 1;
+	uint32_t dsl;
+	const uint8_t *rsp = next_rsp(f, &i, &dsl);
+	assert_int_equal(rsp[0], ISCSI_OP_NOP_IN);
+	return get_be32(rsp + 32) - f->cmdsn + 1;
+}
+
+/*
+ * Flow control: a whole CmdSN window of writes, each with the unsolicited PDUs its login
+ * allows, and then as many immediate NOP-Outs as the receives kept for immediate PDUs, all
+ * sent before the target handles a single one. Every message must find a posted receive; then
+ * the target catches up and answers every one of them, the data intact on disk.
+ */
+static void burst_of_window(struct fixture *f, bool immediate_data)
+{
+	new_conn(f);
+	const char *keys[] = { "RDMAExtensions=Yes", "InitialR2T=No",
+			       immediate_data ? "ImmediateData=Yes" : "ImmediateData=No",
+			       "FirstBurstLength=65536", NULL };
+	login(f, keys, true);
+	clear_unit_attention(f);
+	const uint32_t first = ISER_TARGET_RECV_DSL; /* FirstBurstLength as negotiated */
+	const uint32_t len = 2 * first;
+	uint32_t window = open_window(f);
+	/* The receive ring covers the session's whole command pool: the burst is a real one. */
+	assert_int_equal(window, ISCSI_SESSION_CMDS);
+
+	struct arrival *arrivals = calloc(2 * window + ISER_EXTRA_RECVS, sizeof(*arrivals));
+	uint8_t *msg = calloc(1, ISER_PDU_HDRS_LEN + first);
+	assert_non_null(arrivals);
+	assert_non_null(msg);
+	unsigned n = 0;
+	uint32_t lba0 = 1024;
+	for (uint32_t c = 0; c < window; c++) {
+		/* the bytes the target fetches by RDMA READ, at VA c * first */
+		uint8_t *fetched = f->lr->init_mem + (size_t)c * first;
+		for (uint32_t j = 0; j < first; j++)
+			fetched[j] = (uint8_t)(c * 31 + first + j);
+		uint8_t unsolicited[ISER_TARGET_RECV_DSL];
+		for (uint32_t j = 0; j < first; j++)
+			unsolicited[j] = (uint8_t)(c * 31 + j);
+		uint8_t cdb[16];
+		rw10(cdb, 0x2a, lba0 + c * (len / 512), (uint16_t)(len / 512));
+		uint32_t itt = f->itt++;
+		memset(msg, 0, ISER_PDU_HDRS_LEN);
+		msg[0] = 0x10 | ISER_FLAG_WSV;
+		put_be32(msg + 4, 0x5000 + c);
+		put_be64(msg + 8, (uint64_t)c * first);
+		uint8_t *bhs = msg + ISER_HDR_LEN;
+		scsi_cmd_bhs(bhs, false, true, itt, len, f->cmdsn++, immediate_data ? first : 0, cdb,
+			     16, 0);
+		if (immediate_data) {
+			/* FirstBurstLength all in the command: final as it stands */
+			memcpy(msg + ISER_PDU_HDRS_LEN, unsolicited, first);
+			arrive(f, arrivals, &n, msg, ISER_PDU_HDRS_LEN + first);
+			continue;
+		}
+		bhs[1] &= 0x7f; /* an unsolicited Data-Out follows */
+		arrive(f, arrivals, &n, msg, ISER_PDU_HDRS_LEN);
+		memset(msg, 0, ISER_PDU_HDRS_LEN);
+		msg[0] = 0x10;
+		bhs[0] = ISCSI_OP_DATA_OUT;
+		bhs[1] = 0x80;
+		put_be24(bhs + 5, first);
+		put_be32(bhs + 16, itt);
+		put_be32(bhs + 20, ISCSI_RESERVED_TAG);
+		memcpy(msg + ISER_PDU_HDRS_LEN, unsolicited, first);
+		arrive(f, arrivals, &n, msg, ISER_PDU_HDRS_LEN + first);
+	}
+	for (unsigned p = 0; p < ISER_EXTRA_RECVS; p++) {
+		nop_out_msg(f, msg);
+		arrive(f, arrivals, &n, msg, ISER_PDU_HDRS_LEN);
+	}
+
+	/* The target polls its completions. */
+	unsigned before = f->lr->nmsgs;
+	for (unsigned i = 0; i < n; i++)
+		iser_conn_recv(f->ic, arrivals[i].rr->priv, arrivals[i].len);
+	settle(f);
+	assert_int_equal(f->ic->conn.phase, ISCSI_PHASE_FULL_FEATURE);
+	unsigned good = 0, nop_in = 0;
+	for (unsigned i = before; i < f->lr->nmsgs;) {
+		uint32_t dsl;
+		const uint8_t *rsp = next_rsp(f, &i, &dsl);
+		if (rsp[0] == ISCSI_OP_SCSI_RSP && rsp[3] == SCSI_STATUS_GOOD)
+			good++;
+		else if (rsp[0] == ISCSI_OP_NOP_IN)
+			nop_in++;
+	}
+	assert_int_equal(good, window);
+	assert_int_equal(nop_in, ISER_EXTRA_RECVS);
+	/* The window reopens as the commands finish. */
+	assert_int_equal(open_window(f), window);
+	assert_int_equal(f->lr->bufs_out, 0);
+
+	FILE *img = fopen(f->img, "rb");
+	assert_non_null(img);
+	uint8_t *disk = malloc(len);
+	assert_non_null(disk);
+	for (uint32_t c = 0; c < window; c++) {
+		assert_int_equal(fseek(img, (long)(lba0 + c * (len / 512)) * 512, SEEK_SET), 0);
+		assert_int_equal(fread(disk, 1, len, img), len);
+		for (uint32_t j = 0; j < len; j++)
+			if (disk[j] != (uint8_t)(c * 31 + j))
+				fail_msg("command %u: byte %u on disk is %#x", c, j, disk[j]);
+	}
+	fclose(img);
+	free(disk);
+	free(msg);
+	free(arrivals);
+}
+
+static void burst_with_unsolicited_data_out(void **state)
+{
+	burst_of_window(*state, false);
+}
+
+static void burst_with_immediate_data(void **state)
+{
+	burst_of_window(*state, true);
+}
+
 /* The peer vanishes while an RDMA READ is outstanding: the command ends without a response,
  * its buffer returns, the connection is released, and the same initiator port logs in again
  * (reinstating) on a new connection. */
@@ -938,6 +1105,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(immediate_data_is_copied_and_counted, fixture_setup,
 						fixture_teardown),
 		cmocka_unit_test_setup_teardown(unsolicited_data_out, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(burst_with_unsolicited_data_out, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(burst_with_immediate_data, fixture_setup,
 						fixture_teardown),
 		cmocka_unit_test_setup_teardown(peer_gone_mid_transfer, fixture_setup,
 						fixture_teardown),

@@ -566,10 +566,18 @@ static void iser_close(struct iscsi_conn *conn)
 	}
 	ic->wait_tail = NULL;
 	ic->held_head = ic->held_tail = NULL;
+	/* What the session teardown is about to abort: a peer that vanished mid-transfer shows
+	 * here (the guest scenarios look for it). */
+	unsigned unanswered = 0;
+	if (conn->session)
+		for (int i = 0; i < ISCSI_SESSION_CMDS; i++)
+			if (conn->session->cmds[i].in_use && !conn->session->cmds[i].response_queued)
+				unanswered++;
 	tg_info(ISER_LOG, "%s: connection closed: %llu bytes by RDMA READ, %llu by RDMA WRITE; "
-		"data path copies: %llu bytes on this connection", conn->peer,
+		"data path copies: %llu bytes on this connection; %u commands unanswered, "
+		"%u RDMA transfers in flight", conn->peer,
 		(unsigned long long)ic->rdma_read_bytes, (unsigned long long)ic->rdma_write_bytes,
-		(unsigned long long)ic->copied_bytes);
+		(unsigned long long)ic->copied_bytes, unanswered, ic->data_ops);
 	if (!ic->rdma_closing)
 		ic->rdma->disconnect(ic, "iSCSI connection closed");
 }

@@ -1,4 +1,4 @@
-# Guest helpers for the iSER scenarios: targed on iSCSI/TCP and iSER at the same address, an open-iscsi iface of transport iser, the target's copy counter.
+# Guest helpers for the iSER scenarios: targed on iSCSI/TCP and iSER at the same address, an open-iscsi iface of transport iser, the target's copy counter, a disk that holds the target's I/O on demand.
 # Sourced after common.sh by iser-*.sh (bash, root, inside the lab guest).
 
 ISER_IFACE=iser
@@ -144,4 +144,36 @@ iser_wait_portal() {
 
 rdma_check() {
 	[ -d /sys/class/infiniband/rxe0 ] || fail "no rxe0 in the guest: $(cat "$LAB_OUT/rxe.err" 2>/dev/null)"
+}
+
+# hold_disk: puts LUN 0 on dm-delay (no delay yet), so that a scenario can keep the target's
+# commands in its backend for as long as it likes (hold_io)
+hold_disk() {
+	modprobe loop 2>/dev/null; modprobe dm_delay || fail "cannot load dm_delay"
+	HOLD_UNDER=$DISK_PATH
+	if [ "$DISK_BACKEND" = file ]; then
+		HOLD_LOOP=$(losetup --find --show "$DISK_PATH") || fail "losetup $DISK_PATH failed"
+		HOLD_UNDER=$HOLD_LOOP
+	fi
+	HOLD_SECTORS=$(blockdev --getsz "$HOLD_UNDER") || fail "no size for $HOLD_UNDER"
+	echo "0 $HOLD_SECTORS delay $HOLD_UNDER 0 0" |
+		DM_DISABLE_UDEV=1 dmsetup create targe-hold --noudevsync || fail "dmsetup create targe-hold failed"
+	DISK_PATH=/dev/mapper/targe-hold
+	DISK_BACKEND=block
+}
+
+# hold_io MS: every read and write of the LUN's device waits MS ms from now on; hold_io 0 lets
+# what is held go at once (dm-delay flushes its queue when the table is swapped)
+hold_set() {
+	echo "0 $HOLD_SECTORS delay $HOLD_UNDER 0 $1" |
+		DM_DISABLE_UDEV=1 dmsetup reload targe-hold --noudevsync &&
+		DM_DISABLE_UDEV=1 dmsetup resume targe-hold --noudevsync
+}
+hold_io() { hold_set "$1" || fail "cannot set the hold to $1 ms"; }
+
+# held_ios: I/Os of the target waiting in the hold (dm-delay's status after "START LEN delay":
+# the reads, writes and flushes it holds now)
+held_ios() {
+	DM_DISABLE_UDEV=1 dmsetup status targe-hold 2>/dev/null |
+		awk '$3 == "delay" { for (f = 4; f <= NF; f++) n += $f } END { print n + 0 }'
 }
