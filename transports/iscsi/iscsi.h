@@ -346,6 +346,8 @@ enum iscsi_reinstate {
 	ISCSI_REINSTATE_LOCAL,  /* the session lives on conn's loop: reinstate it the usual way */
 	ISCSI_REINSTATE_PARKED, /* its loop was asked to end it; iscsi_login_resume follows here */
 	ISCSI_REINSTATE_BUSY,   /* another login already waits for it */
+	ISCSI_REINSTATE_DRAINING, /* it already lost its connection and is finishing its
+				   * commands; iscsi_login_resume follows when they are done */
 };
 enum iscsi_reinstate iscsi_session_reinstate_remote(struct iscsi_conn *conn, uint16_t *old_tsih);
 struct iscsi_cmd *iscsi_cmd_get(struct iscsi_session *session);

@@ -182,10 +182,12 @@ static void login_enter_full_feature(struct iscsi_conn *conn, const struct iscsi
 }
 
 /* Keeps the final login request and its answer until the old session has gone; the
- * connection reads nothing more meanwhile. */
+ * connection reads nothing more meanwhile. The wait is the target's (the old commands are in
+ * its backend), not the initiator's: the login timeout no longer applies. */
 static void park_login(struct iscsi_conn *conn, const struct iscsi_hdr *hdr,
 		       struct iscsi_text_buf *out)
 {
+	iscsi_conn_login_done(conn);
 	conn->parked_hdr = *hdr;
 	conn->parked_out = *out;
 	memset(out, 0, sizeof(*out)); /* ownership moves to the connection */
@@ -217,6 +219,11 @@ static bool login_wait_for_predecessor(struct iscsi_conn *conn, const struct isc
 		 * resumes this login here (iscsi_login_resume). */
 		tg_info("iscsi", "%s: reinstating session TSIH %u of %s (on another I/O thread)",
 			conn->peer, old_tsih, conn->login_keys.initiator_name);
+		park_login(conn, hdr, out);
+		return true;
+	case ISCSI_REINSTATE_DRAINING:
+		tg_info("iscsi", "%s: waiting for the commands of %s's previous session (TSIH %u) "
+			"to finish", conn->peer, conn->login_keys.initiator_name, old_tsih);
 		park_login(conn, hdr, out);
 		return true;
 	case ISCSI_REINSTATE_LOCAL:

@@ -183,14 +183,20 @@ bool iscsi_session_draining(const struct iscsi_server *server, const struct iscs
 }
 
 /* The caller holds the table lock. */
-static struct iscsi_session *find_locked(struct iscsi_server *table, const char *initiator_name,
-					 const uint8_t isid[6], const struct tg_target *target)
+static struct iscsi_session *find_in(struct iscsi_session *list, const char *initiator_name,
+				     const uint8_t isid[6], const struct tg_target *target)
 {
-	for (struct iscsi_session *s = table->sessions; s; s = s->next)
+	for (struct iscsi_session *s = list; s; s = s->next)
 		if (s->target == target && memcmp(s->isid, isid, 6) == 0 &&
 		    strcasecmp(s->initiator_name, initiator_name) == 0)
 			return s;
 	return NULL;
+}
+
+static struct iscsi_session *find_locked(struct iscsi_server *table, const char *initiator_name,
+					 const uint8_t isid[6], const struct tg_target *target)
+{
+	return find_in(table->sessions, initiator_name, isid, target);
 }
 
 /* A session found by a login on another thread is only ever torn down by its own loop. */
@@ -213,7 +219,21 @@ enum iscsi_reinstate iscsi_session_reinstate_remote(struct iscsi_conn *conn, uin
 	pthread_mutex_lock(&table->table_lock);
 	struct iscsi_session *old = find_locked(table, conn->login_keys.initiator_name, conn->isid,
 						conn->target);
-	if (!old) {
+	struct iscsi_session *dying = old ? NULL
+				      : find_in(table->draining, conn->login_keys.initiator_name,
+						conn->isid, conn->target);
+	if (dying) {
+		/* The same I_T nexus after a lost connection: its writes still in the backend
+		 * must land before the new session's, as for reinstatement. */
+		*old_tsih = dying->tsih;
+		if (dying->successor) {
+			outcome = ISCSI_REINSTATE_BUSY;
+		} else {
+			dying->successor = conn;
+			conn->predecessor = dying;
+			outcome = ISCSI_REINSTATE_DRAINING;
+		}
+	} else if (!old) {
 		outcome = ISCSI_REINSTATE_NONE;
 	} else if (old->server != conn->server && old->server->engine) {
 		*old_tsih = old->tsih;
