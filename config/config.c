@@ -844,6 +844,7 @@ static int load_global(struct loader *ld, const config_setting_t *root)
 			return fail_oom(ld, where, "global.control_socket");
 		free(ld->config->control_socket);
 		ld->config->control_socket = copy;
+		ld->config->control_socket_set = true;
 	}
 
 	long long threads = 0;

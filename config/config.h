@@ -89,6 +89,7 @@ struct tg_config {
 	enum tg_log_level log_level;
 	char *control_socket;
 	unsigned io_threads;
+	bool control_socket_set;      /* named in the file, not the default */
 	uint64_t buffer_memory;       /* data-buffer budget in bytes; 0 = a quarter of the RAM */
 	unsigned iscsi_login_timeout; /* s a connection may take to log in; 0 = no limit */
 	unsigned max_sessions;        /* iSCSI and iSER sessions at once; 0 = no limit */

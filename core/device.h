@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "core/iostats.h"
 #include "core/lba_lock.h"
 #include "core/medium.h"
 #include "core/mode.h"
@@ -101,6 +102,8 @@ struct tg_device {
 	struct tg_mode_state mode;
 	/* Loaded or ejected, and who prevents removal, when `removable` (core/medium.c). */
 	struct tg_medium_state medium;
+	/* Completed reads and writes (core/iostats.c), for the control socket's stats. */
+	struct tg_io_counters io_counters;
 };
 
 /* Creates and opens a device from its config entry; NULL with err filled on failure. */

@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "core/buf.h"
+#include "core/control.h"
 #include "core/ioengine.h"
 #include "core/log.h"
 #include "core/runtime.h"
@@ -23,6 +24,7 @@ struct daemon {
 	struct ev_loop *loop;
 	struct iscsi_server iscsi;
 	struct srp_server *srp; /* NULL when no SRP portal is configured or no RDMA device exists */
+	struct tg_control *control; /* targectl's socket, global.control_socket */
 	struct ev_signal sigint, sigterm, sighup;
 	bool stopping;
 };
@@ -49,6 +51,8 @@ static void stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	iser_server_stop(&d->iscsi);
 	iscsi_server_stop(&d->iscsi);
 	srp_server_stop(d->srp);
+	tg_control_stop(d->control);
+	d->control = NULL;
 	ev_signal_stop(loop, &d->sigint);
 	ev_signal_stop(loop, &d->sigterm);
 	ev_signal_stop(loop, &d->sighup);
@@ -148,6 +152,17 @@ int main(int argc, char **argv)
 	if (!engine) {
 		fprintf(stderr, "targed: cannot create the I/O engine\n");
 		return 1;
+	}
+	/* First, so that a second daemon on the same config stops here, before any portal. */
+	if (tg_control_start(d.loop, runtime, config->control_socket, &d.control, err,
+			     sizeof(err)) != 0) {
+		/* A socket the file asks for must work; the default one is a convenience that a
+		 * daemon started elsewhere (no var/ there, another daemon in it) does without. */
+		if (config->control_socket_set) {
+			fprintf(stderr, "%s: %s\n", config_path, err);
+			return 1;
+		}
+		tg_warn("targed", "no control socket (targectl will not reach this daemon): %s", err);
 	}
 	if (iscsi_server_start(&d.iscsi, d.loop, engine, runtime, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s: %s\n", config_path, err);

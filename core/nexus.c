@@ -133,6 +133,14 @@ void tg_nexus_for_each_of_target(const struct tg_target *target,
 	pthread_mutex_unlock(&registry_lock);
 }
 
+void tg_nexus_for_each(void (*fn)(struct tg_nexus *nexus, void *arg), void *arg)
+{
+	pthread_mutex_lock(&registry_lock);
+	for (struct tg_nexus *n = registry; n; n = n->next_global)
+		fn(n, arg);
+	pthread_mutex_unlock(&registry_lock);
+}
+
 static bool is_reset_class(enum tg_sense_reason reason)
 {
 	return reason == TG_SR_UA_POWER_ON_RESET || reason == TG_SR_UA_BUS_RESET ||

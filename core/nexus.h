@@ -82,6 +82,13 @@ void tg_nexus_for_each_of_target(const struct tg_target *target,
 				 void *arg);
 
 /*
+ * Calls fn for every live nexus, newest first, under the registry lock (the control socket's
+ * session list): its map is stable meanwhile; fn may read the nexus and take its lock, and
+ * must neither block nor end a nexus.
+ */
+void tg_nexus_for_each(void (*fn)(struct tg_nexus *nexus, void *arg), void *arg);
+
+/*
  * Gives a live nexus a new LUN view (a config reload changed its access rule or the target's
  * LUNs). Pending UAs of LUNs that keep their number and device carry over; when the set of
  * LUNs or the device behind one changed, every LUN of the new view gets REPORTED LUNS DATA HAS

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/cmd.h"
+#include "core/iostats.h"
 #include "core/lba_lock.h"
 #include "core/log.h"
 #include "core/medium.h"
@@ -115,6 +116,8 @@ void tg_task_complete(struct tg_task *task, enum tg_sense_reason reason)
 	task->abort_tmf = NULL;
 	if (lock)
 		pthread_mutex_unlock(lock);
+	if (task->state == TG_TASK_RESPONSE)
+		tg_io_count_task(task);
 	/* The task management function hears first: queue_response may release the task and,
 	 * with it, the last hold the transport has on the connection the TMF answers on. */
 	if (tmf)

@@ -3,7 +3,7 @@
 set -eu
 goal=${1:-build}
 build="build-essential cmake pkg-config libev-dev libconfig-dev libisal-dev liburing-dev nettle-dev
-       libibverbs-dev librdmacm-dev"
+       libibverbs-dev librdmacm-dev libjansson-dev"
 test="$build libcmocka-dev libiscsi-dev libiscsi-bin clang libclang-rt-14-dev llvm util-linux
       qemu-system-x86 busybox-static cpio kmod open-iscsi fio e2fsprogs sg3-utils lsscsi
       rdma-core ibverbs-providers ibverbs-utils rdmacm-utils srptools libibverbs-dev librdmacm-dev

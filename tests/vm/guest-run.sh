@@ -4,6 +4,7 @@ OUT=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^lab.out=//p')
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 . "$OUT/guest.env"
 export LAB_OUT="$OUT" LAB_TARGET LAB_TARGED LAB_FAULT LAB_SCENARIO_DIR
+[ -n "${TARGED_IO_THREADS:-}" ] && export TARGED_IO_THREADS
 
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 uptime_s > "$OUT/booted"
@@ -40,7 +41,7 @@ for name in $LAB_SCENARIOS; do
 	esac
 	echo "guest: scenario $name $(cat "$SO/verdict") in $(cat "$SO/seconds")s"
 	# a scenario that died half-way must not leave sessions or daemons to the next one
-	iscsiadm -m session -u > /dev/null 2>&1
+	timeout 30 iscsiadm -m session -u > /dev/null 2>&1
 	[ -s /run/targe-lab/pids ] && while read -r pid; do kill -9 "$pid" 2>/dev/null; done < /run/targe-lab/pids
 	DM_DISABLE_UDEV=1 dmsetup remove_all > /dev/null 2>&1
 	losetup -D > /dev/null 2>&1
