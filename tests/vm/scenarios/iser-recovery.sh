@@ -115,10 +115,12 @@ unanswered=$(echo "$closed" | sed -n 's/.* \([0-9]*\) commands unanswered.*/\1/p
 grep -q "iser .*$old_peer: RDMA resources released" "$SO/target.log" &&
 	fail "the lost connection was released while its commands were still in the backend"
 step "the disk lets the held I/O go"
-# (a new login of the same initiator port that came in meanwhile already runs: the iSCSI layer
-# makes only the reinstatement of a live session wait for the old one's commands)
+# A new login of the same initiator port must wait until the old session's commands are out of
+# the backend, or its writes could be overtaken by the old ones.
 [ "$(grep -c "logged in to $IQN over iser" "$SO/target.log")" -gt "$logins" ] &&
-	log "the initiator logged in again while its old commands were still held"
+	fail "the initiator's new session started while its old commands were still held in the backend"
+grep -q "waiting for the commands of .*previous session" "$SO/target.log" &&
+	log "targed: $(grep -m1 "waiting for the commands of .*previous session" "$SO/target.log" | sed 's/.*iscsi *//')"
 hold_io 0
 i=0
 until grep -q "iser .*$old_peer: RDMA resources released" "$SO/target.log"; do
