@@ -48,6 +48,13 @@ struct tg_rdma {
 	struct tg_rdma_conn *work_head;
 	ev_timer resync_watcher;
 	bool destroying;
+	/* Other threads' requests for this instance's thread: connections handed over to it
+	 * (tg_rdma_conn_hand_over) and connections to close that another thread's read of the
+	 * shared async event fd is about. */
+	pthread_t thread;
+	pthread_mutex_t remote_lock;
+	struct tg_rdma_conn *remote_head;
+	ev_async remote_wake;
 };
 
 /* ---- pool ---- */
@@ -154,6 +161,13 @@ struct tg_rdma_conn {
 	char peer[80];
 	struct tg_rdma_conn *next_all, *prev_all;
 	struct tg_rdma_conn *next_work;
+	/* On another instance's remote list (under its remote_lock): being handed over to it
+	 * (adopt set), or to be closed there for remote_why. */
+	struct tg_rdma_conn *next_remote;
+	bool remote_queued;
+	const char *remote_why;
+	void (*adopt)(struct tg_rdma_conn *conn, void *arg);
+	void *adopt_arg;
 };
 
 static void conn_close(struct tg_rdma_conn *conn, const char *why);
@@ -471,7 +485,7 @@ void tg_rdma_buf_free(struct tg_buf *buf)
 	}
 	dev->stats.in_use--;
 	memset(buf, 0, sizeof(*buf));
-	if (dev->removed)
+	if (dev->removed || !dev->rdma->listeners)
 		device_maybe_free(dev);
 }
 
@@ -541,6 +555,33 @@ static struct tg_rdma_conn *conn_of_cq(struct tg_rdma *rdma, struct ibv_cq *cq)
 	return cq ? cq->cq_context : NULL;
 }
 
+static void remote_push(struct tg_rdma *to, struct tg_rdma_conn *conn, const char *why)
+{
+	pthread_mutex_lock(&to->remote_lock);
+	bool queued = conn->remote_queued;
+	if (!queued) {
+		conn->remote_why = why;
+		conn->remote_queued = true;
+		conn->next_remote = to->remote_head;
+		to->remote_head = conn;
+	}
+	pthread_mutex_unlock(&to->remote_lock);
+	if (!queued)
+		ev_async_send(to->loop, &to->remote_wake);
+}
+
+/* conn_close from whichever thread read the event: a connection of an instance on another
+ * thread is closed by that thread. The QP or CQ the event is about cannot be destroyed until
+ * the event is acknowledged, so conn is alive while it is queued; conn_free unqueues it. */
+static void conn_close_from_event(struct tg_rdma_conn *conn, const char *why)
+{
+	struct tg_rdma *owner = conn->rdma;
+	if (pthread_equal(owner->thread, pthread_self()))
+		conn_close(conn, why);
+	else
+		remote_push(owner, conn, why);
+}
+
 static void async_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct tg_rdma_device *dev = w->data;
@@ -559,12 +600,12 @@ static void async_cb(struct ev_loop *loop, ev_io *w, int revents)
 		case IBV_EVENT_QP_ACCESS_ERR:
 			conn = conn_of_qp(dev->rdma, ev.element.qp);
 			if (conn)
-				conn_close(conn, ibv_event_type_str(ev.event_type));
+				conn_close_from_event(conn, ibv_event_type_str(ev.event_type));
 			break;
 		case IBV_EVENT_CQ_ERR:
 			conn = conn_of_cq(dev->rdma, ev.element.cq);
 			if (conn)
-				conn_close(conn, "CQ error");
+				conn_close_from_event(conn, "CQ error");
 			break;
 		case IBV_EVENT_DEVICE_FATAL:
 			tg_err(LOG, "%s: device fatal error", dev->name);
@@ -671,8 +712,16 @@ static void device_free(struct tg_rdma_device *dev)
  * entirely once its buffers are back too. */
 static void device_maybe_free(struct tg_rdma_device *dev)
 {
-	if (!dev->removed || dev->conns)
+	if (dev->conns)
 		return;
+	if (!dev->removed) {
+		/* An instance without a listener (one that serves connections handed over to it)
+		 * hears of a device removal only through its connections' CM ids: it keeps a
+		 * device open only while something of it is in use. */
+		if (!dev->rdma->listeners && !dev->rdma->destroying && dev->stats.in_use == 0)
+			device_free(dev);
+		return;
+	}
 	if (dev->stats.in_use == 0)
 		device_free(dev);
 	else
@@ -739,6 +788,17 @@ static void conn_free(struct tg_rdma_conn *conn, bool tell_ulp)
 	if (conn->id)
 		rdma_destroy_id(conn->id);
 	conn_unlink(conn);
+	if (conn->remote_queued) {
+		pthread_mutex_lock(&rdma->remote_lock);
+		for (struct tg_rdma_conn **p = &rdma->remote_head; *p; p = &(*p)->next_remote) {
+			if (*p == conn) {
+				*p = conn->next_remote;
+				break;
+			}
+		}
+		conn->remote_queued = false;
+		pthread_mutex_unlock(&rdma->remote_lock);
+	}
 	if (conn->on_work) {
 		for (struct tg_rdma_conn **p = &rdma->work_head; *p; p = &(*p)->next_work) {
 			if (*p == conn) {
@@ -1000,7 +1060,7 @@ int tg_rdma_conn_setup(struct tg_rdma_conn *conn, const struct tg_rdma_conn_ops 
 		       void *ulp_priv, const struct tg_rdma_conn_params *params)
 {
 	struct tg_rdma_device *dev = conn->dev;
-	if (conn->state != CONN_REQUEST || conn->cq)
+	if (conn->state != CONN_REQUEST || conn->cq || !dev)
 		return -1;
 	uint32_t max_wr = dev->attr.max_qp_wr > 0 ? (uint32_t)dev->attr.max_qp_wr : 1024;
 	uint32_t sq = params->sq_depth < max_wr ? params->sq_depth : max_wr;
@@ -1260,7 +1320,8 @@ static void handle_cm_event(struct tg_rdma *rdma, struct rdma_cm_event *ev)
 		conn_close(conn, "disconnected by the peer");
 		break;
 	case RDMA_CM_EVENT_DEVICE_REMOVAL:
-		device_removed(rdma, conn->dev->verbs);
+		if (conn->dev)
+			device_removed(rdma, conn->dev->verbs);
 		break;
 	case RDMA_CM_EVENT_REJECTED:
 	case RDMA_CM_EVENT_CONNECT_ERROR:
@@ -1302,6 +1363,71 @@ static void deferred_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	rdma->deferred_active = false;
 	ev_timer_stop(loop, w);
 }
+
+/* ---- connections handed to another thread's instance ---- */
+
+void tg_rdma_conn_hand_over(struct tg_rdma_conn *conn, struct tg_rdma *to,
+			    void (*then)(struct tg_rdma_conn *conn, void *arg), void *arg)
+{
+	/* Events of the CM id that still reach this instance's channel before the new owner
+	 * has migrated it are dropped: nothing of this instance touches the connection now. */
+	conn_unlink(conn);
+	conn->id->context = NULL;
+	struct tg_rdma_device *dev = conn->dev;
+	conn->dev = NULL;
+	conn->adopt = then;
+	conn->adopt_arg = arg;
+	conn->rdma = to;
+	remote_push(to, conn, NULL);
+	if (dev) {
+		dev->conns--;
+		device_maybe_free(dev);
+	}
+}
+
+/* On the new owner's thread: the CM id's events come to this instance's channel from now on,
+ * and the connection uses this instance's PD, completion channel and pool. */
+static void conn_adopt(struct tg_rdma *rdma, struct tg_rdma_conn *conn)
+{
+	void (*then)(struct tg_rdma_conn *, void *) = conn->adopt;
+	void *arg = conn->adopt_arg;
+	conn->adopt = NULL;
+	conn->adopt_arg = NULL;
+	if (rdma_migrate_id(conn->id, rdma->channel) == 0) {
+		conn->dev = conn->id->verbs ? device_get(rdma, conn->id->verbs) : NULL;
+	} else {
+		tg_err(LOG, "%s: rdma_migrate_id: %s", conn->peer, strerror(errno));
+	}
+	conn->id->context = conn;
+	if (conn->dev)
+		conn->dev->conns++;
+	conn->next_all = rdma->conns;
+	if (rdma->conns)
+		rdma->conns->prev_all = conn;
+	rdma->conns = conn;
+	then(conn, arg);
+}
+
+static void remote_run(struct tg_rdma *rdma)
+{
+	for (;;) {
+		pthread_mutex_lock(&rdma->remote_lock);
+		struct tg_rdma_conn *conn = rdma->remote_head;
+		if (conn) {
+			rdma->remote_head = conn->next_remote;
+			conn->remote_queued = false;
+		}
+		pthread_mutex_unlock(&rdma->remote_lock);
+		if (!conn)
+			return;
+		if (conn->adopt)
+			conn_adopt(rdma, conn);
+		else
+			conn_close(conn, conn->remote_why ? conn->remote_why : "closed");
+	}
+}
+
+static void remote_cb(struct ev_loop *loop, ev_async *w, int revents) { remote_run(w->data); }
 
 /* ---- listeners ---- */
 
@@ -1432,6 +1558,13 @@ struct tg_rdma *tg_rdma_create(struct ev_loop *loop, const struct tg_rdma_pool_p
 	rdma->deferred_watcher.data = rdma;
 	ev_timer_init(&rdma->resync_watcher, resync_cb, RESYNC_INTERVAL, RESYNC_INTERVAL);
 	rdma->resync_watcher.data = rdma;
+	rdma->thread = pthread_self();
+	pthread_mutex_init(&rdma->remote_lock, NULL);
+	ev_async_init(&rdma->remote_wake, remote_cb);
+	rdma->remote_wake.data = rdma;
+	ev_async_start(loop, &rdma->remote_wake);
+	/* Only wakes the loop: it does not keep it running. */
+	ev_unref(loop);
 	return rdma;
 }
 
@@ -1441,6 +1574,11 @@ void tg_rdma_destroy(struct tg_rdma *rdma)
 		return;
 	while (rdma->listeners)
 		tg_rdma_listener_close(rdma->listeners);
+	/* Connections handed over and not yet taken in are taken in (their ULP then refuses
+	 * them); queued closes happen in the loop below anyway. */
+	remote_run(rdma);
+	ev_ref(rdma->loop);
+	ev_async_stop(rdma->loop, &rdma->remote_wake);
 	/* Whatever is still deferred runs now, then every connection goes, drained or not. */
 	if (rdma->deferred_active)
 		deferred_cb(rdma->loop, &rdma->deferred_watcher, 0);
@@ -1469,5 +1607,6 @@ void tg_rdma_destroy(struct tg_rdma *rdma)
 		device_free(rdma->devices);
 	}
 	rdma_destroy_event_channel(rdma->channel);
+	pthread_mutex_destroy(&rdma->remote_lock);
 	free(rdma);
 }

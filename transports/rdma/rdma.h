@@ -42,9 +42,12 @@
  * Every posted work request is signalled; a connection is freed only after all of them have
  * completed (flushed ones included) or after a drain timeout once its QP is in error.
  *
- * Threads: everything here belongs to the loop the tg_rdma instance was created on. N loops
- * get N instances; rdma_migrate_id can move an accepted connection's CM id to another loop's
- * event channel when that is needed.
+ * Threads: everything here belongs to the loop the tg_rdma instance was created on, and the
+ * instance must be created on that loop's thread. N loops get N instances;
+ * tg_rdma_conn_hand_over moves a connection request from the listening instance to another
+ * (its CM id migrates to that instance's event channel). The one async event fd of a verbs
+ * context may be read by any instance's thread: an event about another thread's connection
+ * is handed to that thread.
  */
 
 #include <stdbool.h>
@@ -140,6 +143,19 @@ struct tg_rdma_listener *tg_rdma_conn_listener(const struct tg_rdma_conn *conn);
 bool tg_rdma_conn_is_closing(const struct tg_rdma_conn *conn);
 /* The send queue depth actually granted (after clamping to the device). */
 uint32_t tg_rdma_conn_sq_depth(const struct tg_rdma_conn *conn);
+
+/*
+ * Several threads: a connection request that arrived on this instance (connect_request, before
+ * tg_rdma_conn_setup) moves to the instance `to`, which runs on another thread's loop. Its CM
+ * id's events go to `to`'s event channel from then on, and it uses `to`'s PD, completion
+ * channel and buffer pool (each instance opens the device for itself). then(conn, arg) runs
+ * on `to`'s thread (or in tg_rdma_destroy of `to`); the ULP answers the request there as it
+ * would have here. tg_rdma_conn_device(conn) is NULL there when `to` could not open the
+ * device (tg_rdma_conn_setup then fails). Call on this instance's thread; conn is not touched
+ * here afterwards.
+ */
+void tg_rdma_conn_hand_over(struct tg_rdma_conn *conn, struct tg_rdma *to,
+			    void (*then)(struct tg_rdma_conn *conn, void *arg), void *arg);
 
 /* ---- posting ---- */
 

@@ -7,6 +7,7 @@
 #include <infiniband/verbs.h>
 
 #include "config/config.h"
+#include "core/iothreads.h"
 #include "core/log.h"
 #include "core/nexus.h"
 #include "core/runtime.h"
@@ -41,26 +42,26 @@ static void flush_credits(struct srp_channel *ch);
 
 static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	struct srp_server *server = w->data;
-	server->kick_armed = false;
+	struct srp_loop *sl = w->data;
+	sl->kick_armed = false;
 	ev_timer_stop(loop, w);
 	/* Task management answers first: they carry the credits of the tasks they aborted. */
-	srp_send_ready_tmfs(server);
-	while (server->flush_head) {
-		struct srp_channel *ch = server->flush_head;
-		server->flush_head = ch->next_flush;
+	srp_send_ready_tmfs(sl);
+	while (sl->flush_head) {
+		struct srp_channel *ch = sl->flush_head;
+		sl->flush_head = ch->next_flush;
 		ch->flush_queued = false;
 		flush_credits(ch);
 	}
 }
 
-void srp_server_kick(struct srp_server *server)
+void srp_loop_kick(struct srp_loop *sl)
 {
-	if (server->kick_armed)
+	if (sl->kick_armed)
 		return;
-	server->kick_armed = true;
-	ev_timer_set(&server->kick, 0, 0);
-	ev_timer_start(server->loop, &server->kick);
+	sl->kick_armed = true;
+	ev_timer_set(&sl->kick, 0, 0);
+	ev_timer_start(sl->loop, &sl->kick);
 }
 
 void srp_channel_schedule_flush(struct srp_channel *ch)
@@ -68,9 +69,9 @@ void srp_channel_schedule_flush(struct srp_channel *ch)
 	if (ch->flush_queued)
 		return;
 	ch->flush_queued = true;
-	ch->next_flush = ch->server->flush_head;
-	ch->server->flush_head = ch;
-	srp_server_kick(ch->server);
+	ch->next_flush = ch->home->flush_head;
+	ch->home->flush_head = ch;
+	srp_loop_kick(ch->home);
 }
 
 /* ---- target-initiated IUs: SRP_CRED_REQ and SRP_T_LOGOUT ---- */
@@ -250,6 +251,7 @@ static struct srp_nexus *nexus_new(struct srp_server *server, const struct srp_l
 
 static void channel_accept(struct srp_channel *ch);
 static void channel_reject(struct srp_channel *ch, uint32_t reason);
+static void channel_request(struct srp_channel *ch, unsigned action);
 
 /* The predecessor has drained: create the core's I_T nexus and let the channels in. */
 static void nexus_go_live(struct srp_nexus *sn)
@@ -263,7 +265,9 @@ static void nexus_go_live(struct srp_nexus *sn)
 		struct srp_channel *ch = sn->channels;
 		while (ch) {
 			struct srp_channel *next = ch->next_in_nexus;
-			if (ch->state == SRP_CH_PENDING)
+			if (sn->server->threads)
+				channel_request(ch, SRP_ACT_SETTLE);
+			else if (ch->state == SRP_CH_PENDING)
 				channel_reject(ch, SRP_REJ_INSUFFICIENT_RESOURCES);
 			ch = next;
 		}
@@ -273,7 +277,9 @@ static void nexus_go_live(struct srp_nexus *sn)
 	struct srp_channel *ch = sn->channels;
 	while (ch) {
 		struct srp_channel *next = ch->next_in_nexus;
-		if (ch->state == SRP_CH_PENDING)
+		if (sn->server->threads)
+			channel_request(ch, SRP_ACT_SETTLE);
+		else if (ch->state == SRP_CH_PENDING)
 			channel_accept(ch);
 		ch = next;
 	}
@@ -324,6 +330,10 @@ static void channel_free(struct srp_channel *ch)
 {
 	struct srp_server *server = ch->server;
 	struct srp_nexus *sn = ch->sn;
+	pthread_mutex_lock(&server->lock);
+	/* No other thread can queue anything for it once it is off the lists (under the lock). */
+	if (ch->call_queued)
+		tg_ioengine_cancel_call(ch->home->engine, &ch->call);
 	for (struct srp_channel **p = &sn->channels; *p; p = &(*p)->next_in_nexus) {
 		if (*p == ch) {
 			*p = ch->next_in_nexus;
@@ -337,7 +347,7 @@ static void channel_free(struct srp_channel *ch)
 		}
 	}
 	if (ch->flush_queued) {
-		for (struct srp_channel **p = &server->flush_head; *p; p = &(*p)->next_flush) {
+		for (struct srp_channel **p = &ch->home->flush_head; *p; p = &(*p)->next_flush) {
 			if (*p == ch) {
 				*p = ch->next_flush;
 				break;
@@ -359,11 +369,13 @@ static void channel_free(struct srp_channel *ch)
 	free(ch->send_mem);
 	free(ch->recvs);
 	free(ch->ctxs);
+	atomic_fetch_sub(&ch->home->channel_count, 1);
 	free(ch);
 	sn->channel_count--;
 	nexus_check_gone(sn);
 	if (sn->channel_count == 0)
 		nexus_free(sn);
+	pthread_mutex_unlock(&server->lock);
 }
 
 static void channel_maybe_release(struct srp_channel *ch)
@@ -377,8 +389,11 @@ static void channel_maybe_release(struct srp_channel *ch)
 static void on_closing(struct tg_rdma_conn *conn)
 {
 	struct srp_channel *ch = tg_rdma_conn_priv(conn);
+	/* (under the lock: a login on another thread may be looking at its nexus's channels) */
+	pthread_mutex_lock(&ch->server->lock);
 	bool was_live = ch->state == SRP_CH_LIVE;
 	ch->state = SRP_CH_CLOSING;
+	pthread_mutex_unlock(&ch->server->lock);
 	if (was_live)
 		tg_info(SRP_LOG,
 			"%s: channel closed; %llu commands (%llu with immediate data, %llu with a "
@@ -391,7 +406,9 @@ static void on_closing(struct tg_rdma_conn *conn)
 			ch->active_ctx);
 	ch->wait_head = ch->wait_tail = NULL;
 	srp_channel_abort_ctxs(ch);
+	pthread_mutex_lock(&ch->server->lock);
 	nexus_check_gone(ch->sn);
+	pthread_mutex_unlock(&ch->server->lock);
 	channel_maybe_release(ch);
 }
 
@@ -489,6 +506,90 @@ static void channel_accept(struct srp_channel *ch)
 		"bytes%s)",
 		ch->name, ch->sn->target->name, ch->index, ch->login_rsp.req_lim_delta,
 		ch->it_iu_len, ch->ti_iu_len, ch->imm_data ? ", immediate data" : "");
+	if (ch->server->threads)
+		tg_info(SRP_LOG, "%s: runs on SRP I/O thread %u", ch->name, ch->home->index);
+}
+
+/* ---- channels on I/O threads (global.io_threads > 1) ---- */
+
+static void channel_settle(struct srp_channel *ch);
+
+static void channel_call_cb(void *arg)
+{
+	struct srp_channel *ch = arg;
+	struct srp_server *server = ch->server;
+	pthread_mutex_lock(&server->lock);
+	ch->call_queued = false;
+	/* Before adoption the connection is still on its way here: adoption settles it. */
+	if (ch->adopted)
+		channel_settle(ch);
+	pthread_mutex_unlock(&server->lock);
+}
+
+/* Under the server lock, from any thread: the channel's own thread acts on it. */
+static void channel_request(struct srp_channel *ch, unsigned action)
+{
+	ch->actions |= action;
+	if (ch->call_queued)
+		return;
+	ch->call_queued = true;
+	tg_ioengine_call(ch->home->engine, &ch->call);
+}
+
+/* Under the server lock, on the channel's thread: what other threads asked, and a pending
+ * channel's answer once its nexus is live (or gone). */
+static void channel_settle(struct srp_channel *ch)
+{
+	struct srp_nexus *sn = ch->sn;
+	unsigned actions = ch->actions;
+	ch->actions = 0;
+	if (ch->state == SRP_CH_PENDING) {
+		if ((actions & (SRP_ACT_SHUTDOWN | SRP_ACT_REPLACED)) || ch->server->stopping ||
+		    sn->state == SRP_NEXUS_GONE || (sn->state == SRP_NEXUS_LIVE && !sn->nexus))
+			channel_reject(ch, SRP_REJ_UNABLE_ESTABLISH_CHANNEL);
+		else if (sn->state == SRP_NEXUS_LIVE)
+			channel_accept(ch);
+		return;
+	}
+	if (actions & SRP_ACT_SHUTDOWN)
+		tg_rdma_conn_disconnect(ch->conn, "target shutting down");
+	else if (actions & SRP_ACT_REPLACED)
+		srp_channel_logout(ch, SRP_LOGOUT_MULTICHANNEL_ACTION,
+				   "a new single-channel login replaces it");
+}
+
+static struct srp_loop *pick_loop(struct srp_server *server)
+{
+	struct srp_loop *best = NULL;
+	unsigned best_count = 0;
+	for (unsigned i = 1; i < server->loop_count; i++) {
+		unsigned n = atomic_load(&server->loops[i].channel_count);
+		if (!best || n < best_count) {
+			best = &server->loops[i];
+			best_count = n;
+		}
+	}
+	return best;
+}
+
+static int channel_setup(struct srp_channel *ch);
+
+/* On the home thread: the connection request has arrived here. */
+static void channel_adopted(struct tg_rdma_conn *conn, void *arg)
+{
+	struct srp_channel *ch = arg;
+	struct srp_server *server = ch->server;
+	ch->dev = tg_rdma_conn_device(conn);
+	int rc = ch->dev ? channel_setup(ch) : -1;
+	pthread_mutex_lock(&server->lock);
+	ch->adopted = true;
+	if (rc != 0) {
+		tg_warn(SRP_LOG, "%s: no resources for a channel", ch->name);
+		channel_reject(ch, SRP_REJ_INSUFFICIENT_RESOURCES);
+	} else {
+		channel_settle(ch);
+	}
+	pthread_mutex_unlock(&server->lock);
 }
 
 /* The target a login names: its srp_port_id, or by default id_ext = ioc_guid = the node GUID
@@ -523,10 +624,36 @@ static void reject_conn(struct tg_rdma_conn *conn, uint32_t reason, uint64_t tag
 	tg_rdma_conn_reject(conn, rej, sizeof(rej));
 }
 
+/* Every credit can hold a command with a data transfer of several work requests and its
+ * response; a full send queue only delays posting, it never loses anything. */
+static int channel_setup(struct srp_channel *ch)
+{
+	struct tg_rdma_conn_params params = {
+		.sq_depth = 2 * ch->credits.limit + 16,
+		.rq_depth = ch->credits.limit + SRP_EXTRA_RECVS,
+		.max_inline = SRP_RSP_MIN_LEN + 32,
+	};
+	if (tg_rdma_conn_setup(ch->conn, &channel_conn_ops, ch, &params) != 0 ||
+	    channel_rings(ch) != 0)
+		return -1;
+	return 0;
+}
+
+static void connect_request_locked(struct srp_server *server, struct tg_rdma_conn *conn,
+				   const void *pdata, size_t pdata_len);
+
 static void connect_request(void *ulp, struct tg_rdma_conn *conn, const void *pdata,
 			    size_t pdata_len)
 {
 	struct srp_server *server = ulp;
+	pthread_mutex_lock(&server->lock);
+	connect_request_locked(server, conn, pdata, pdata_len);
+	pthread_mutex_unlock(&server->lock);
+}
+
+static void connect_request_locked(struct srp_server *server, struct tg_rdma_conn *conn,
+				   const void *pdata, size_t pdata_len)
+{
 	const char *peer = tg_rdma_conn_peer(conn);
 	struct srp_login_req req;
 	if (server->stopping) {
@@ -590,7 +717,9 @@ static void connect_request(void *ulp, struct tg_rdma_conn *conn, const void *pd
 			struct srp_channel *c = live->channels;
 			while (c) {
 				struct srp_channel *next = c->next_in_nexus;
-				if (c->state == SRP_CH_PENDING)
+				if (server->threads)
+					channel_request(c, SRP_ACT_REPLACED);
+				else if (c->state == SRP_CH_PENDING)
 					channel_reject(c, SRP_REJ_UNABLE_ESTABLISH_CHANNEL);
 				else
 					srp_channel_logout(c, SRP_LOGOUT_MULTICHANNEL_ACTION,
@@ -619,6 +748,10 @@ static void connect_request(void *ulp, struct tg_rdma_conn *conn, const void *pd
 		return;
 	}
 	ch->server = server;
+	ch->home = server->threads ? pick_loop(server) : &server->loops[0];
+	atomic_fetch_add(&ch->home->channel_count, 1);
+	ch->call.fn = channel_call_cb;
+	ch->call.arg = ch;
 	ch->sn = sn;
 	ch->conn = conn;
 	ch->dev = tg_rdma_conn_device(conn);
@@ -639,15 +772,18 @@ static void connect_request(void *ulp, struct tg_rdma_conn *conn, const void *pd
 	ch->next_all = server->channels;
 	server->channels = ch;
 
-	/* Every credit can hold a command with a data transfer of several work requests and its
-	 * response; a full send queue only delays posting, it never loses anything. */
-	struct tg_rdma_conn_params params = {
-		.sq_depth = 2 * ch->credits.limit + 16,
-		.rq_depth = ch->credits.limit + SRP_EXTRA_RECVS,
-		.max_inline = SRP_RSP_MIN_LEN + 32,
-	};
-	if (tg_rdma_conn_setup(conn, &channel_conn_ops, ch, &params) != 0 ||
-	    channel_rings(ch) != 0) {
+	if (server->threads) {
+		/* The channel lives on an I/O thread: its nexus is made here, everything of the
+		 * connection there (channel_adopted). */
+		if (sn->state == SRP_NEXUS_LIVE && !sn->nexus) {
+			sn->nexus = tg_nexus_create(target, TG_TRANSPORT_SRP, iname, iname);
+			if (sn->nexus)
+				tg_nexus_login(sn->nexus);
+		}
+		tg_rdma_conn_hand_over(conn, ch->home->rdma, channel_adopted, ch);
+		return;
+	}
+	if (channel_setup(ch) != 0) {
 		tg_warn(SRP_LOG, "%s: no resources for a channel", ch->name);
 		channel_reject(ch, SRP_REJ_INSUFFICIENT_RESOURCES);
 		return;
@@ -672,15 +808,51 @@ static const struct tg_rdma_listener_ops listener_ops = {
 
 /* ---- the server ---- */
 
+static void loop_init(struct srp_server *server, struct srp_loop *sl, unsigned index,
+		      struct ev_loop *loop, struct tg_ioengine *engine)
+{
+	sl->server = server;
+	sl->index = index;
+	sl->loop = loop;
+	sl->engine = engine;
+	ev_timer_init(&sl->kick, kick_cb, 0, 0);
+	sl->kick.data = sl;
+}
+
+/* On each I/O thread before its loop runs: its own RDMA instance (CM event channel, and per
+ * device its PD, completion channel and buffer pool), so that nothing of the data path is
+ * shared between threads. The pool bound is split between them. */
+static int thread_init(void *arg, unsigned index, struct ev_loop *loop, struct tg_ioengine *engine)
+{
+	struct srp_server *server = arg;
+	struct srp_loop *sl = &server->loops[index + 1];
+	loop_init(server, sl, index + 1, loop, engine);
+	size_t share = ((size_t)256 << 20) / (server->loop_count - 1);
+	struct tg_rdma_pool_params pool = { .max_bytes = share < ((size_t)64 << 20)
+							      ? (size_t)64 << 20
+							      : share };
+	sl->rdma = tg_rdma_create(loop, &pool);
+	return sl->rdma ? 0 : -1;
+}
+
 int srp_server_start(struct ev_loop *loop, struct tg_ioengine *engine, struct tg_runtime *runtime,
 		     struct srp_server **out, char *err, size_t errlen)
 {
 	const struct cfg_portal_list *listen = &runtime->config->srp_listen;
+	unsigned io_threads = runtime->config->io_threads > 1 ? runtime->config->io_threads : 0;
 	struct srp_server *server = calloc(1, sizeof(*server));
-	if (!server) {
+	if (server)
+		server->loops = calloc(1 + io_threads, sizeof(*server->loops));
+	if (!server || !server->loops) {
+		free(server);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	pthread_mutexattr_t attr;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&server->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
 	server->loop = loop;
 	server->engine = engine;
 	server->runtime = runtime;
@@ -691,14 +863,27 @@ int srp_server_start(struct ev_loop *loop, struct tg_ioengine *engine, struct tg
 		.buf_fmt = SRP_BUF_FORMAT_DIRECT | SRP_BUF_FORMAT_INDIRECT,
 		.imm_data = true,
 	};
-	ev_timer_init(&server->kick, kick_cb, 0, 0);
-	server->kick.data = server;
+	server->loop_count = 1;
+	loop_init(server, &server->loops[0], 0, loop, engine);
 	server->rdma = tg_rdma_create(loop, NULL);
 	if (!server->rdma) {
 		snprintf(err, errlen, "SRP: cannot open the RDMA connection manager: %s",
 			 strerror(errno));
-		free(server);
+		srp_server_destroy(server);
 		return -1;
+	}
+	server->loops[0].rdma = server->rdma;
+	if (io_threads) {
+		/* Channels go to these threads; the main loop keeps the listeners and logins. */
+		server->loop_count = 1 + io_threads;
+		server->threads = tg_io_threads_start(io_threads, "srp-io", thread_init, server,
+						      err, errlen);
+		if (!server->threads) {
+			server->loop_count = 1;
+			srp_server_destroy(server);
+			return -1;
+		}
+		tg_info(SRP_LOG, "channels run on %u I/O threads", io_threads);
 	}
 	server->listeners = calloc(listen->count ? listen->count : 1, sizeof(*server->listeners));
 	if (!server->listeners) {
@@ -725,6 +910,7 @@ void srp_server_stop(struct srp_server *server)
 {
 	if (!server || server->stopping)
 		return;
+	pthread_mutex_lock(&server->lock);
 	server->stopping = true;
 	for (size_t i = 0; i < server->listener_count; i++)
 		tg_rdma_listener_close(server->listeners[i]);
@@ -732,11 +918,20 @@ void srp_server_stop(struct srp_server *server)
 	struct srp_channel *ch = server->channels;
 	while (ch) {
 		struct srp_channel *next = ch->next_all;
-		if (ch->state == SRP_CH_PENDING)
+		if (server->threads)
+			channel_request(ch, SRP_ACT_SHUTDOWN);
+		else if (ch->state == SRP_CH_PENDING)
 			channel_reject(ch, SRP_REJ_UNABLE_ESTABLISH_CHANNEL);
 		else
 			tg_rdma_conn_disconnect(ch->conn, "target shutting down");
 		ch = next;
+	}
+	pthread_mutex_unlock(&server->lock);
+	if (server->threads) {
+		/* The threads end; what their engines owe (backend completions, the calls above)
+		 * is done here, while the other transports' loops and engines still exist. */
+		tg_io_threads_stop(server->threads);
+		tg_io_threads_drain(server->threads);
 	}
 }
 
@@ -745,9 +940,21 @@ void srp_server_destroy(struct srp_server *server)
 	if (!server)
 		return;
 	srp_server_stop(server);
-	ev_timer_stop(server->loop, &server->kick);
-	/* Runs every channel's closing and released callbacks, freeing them and their nexuses. */
+	/* Runs every channel's closing and released callbacks, freeing them and their nexuses;
+	 * the I/O threads have ended, so this thread does it for theirs too. */
+	for (unsigned i = 1; i < server->loop_count; i++) {
+		struct srp_loop *sl = &server->loops[i];
+		if (!sl->loop)
+			continue;
+		tg_rdma_destroy(sl->rdma);
+		tg_io_threads_drain(server->threads);
+		ev_timer_stop(sl->loop, &sl->kick);
+	}
+	ev_timer_stop(server->loop, &server->loops[0].kick);
 	tg_rdma_destroy(server->rdma);
+	tg_io_threads_destroy(server->threads);
+	pthread_mutex_destroy(&server->lock);
+	free(server->loops);
 	free(server->listeners);
 	free(server);
 }

@@ -346,7 +346,7 @@ static void start_task(struct srp_ctx *ctx)
 		}
 	}
 	struct tg_task *task = &ctx->task;
-	tg_task_init(task, ch->sn->nexus, &srp_transport_ops, ch->server->engine);
+	tg_task_init(task, ch->sn->nexus, &srp_transport_ops, ch->home->engine);
 	task->lun = cmd->lun;
 	task->tag = cmd->tag;
 	memcpy(task->cdb, cmd->cdb, cmd->cdb_len);
@@ -479,16 +479,16 @@ static uint8_t tmf_code(enum tg_tmf_result result)
 
 static void tmf_ready(struct srp_ctx *ctx, uint8_t code)
 {
-	struct srp_server *server = ctx->ch->server;
+	struct srp_loop *sl = ctx->ch->home;
 	ctx->tmf_code = code;
 	ctx->tmf_ready = true;
 	ctx->next = NULL;
-	if (server->tmf_ready_tail)
-		server->tmf_ready_tail->next = ctx;
+	if (sl->tmf_ready_tail)
+		sl->tmf_ready_tail->next = ctx;
 	else
-		server->tmf_ready_head = ctx;
-	server->tmf_ready_tail = ctx;
-	srp_server_kick(server);
+		sl->tmf_ready_head = ctx;
+	sl->tmf_ready_tail = ctx;
+	srp_loop_kick(sl);
 }
 
 static void tmf_ready_on_own_loop(struct tg_task *task)
@@ -499,7 +499,7 @@ static void tmf_ready_on_own_loop(struct tg_task *task)
 /* The core's answer may come before the aborted tasks have handed their credits back (it
  * runs first when the last one returns): the SRP_RSP is built on the next kick. It runs where
  * the last aborted task returned, which with several I/O threads may be an iSCSI session's
- * loop (a LUN reset reaches every nexus of the device): the server's lists are this loop's. */
+ * loop (a LUN reset reaches every nexus of the device): the lists are the channel's loop's. */
 static void tmf_done(void *priv, enum tg_tmf_result result)
 {
 	struct srp_ctx *ctx = priv;
@@ -511,13 +511,13 @@ static void tmf_done(void *priv, enum tg_tmf_result result)
 	tmf_ready(ctx, tmf_code(result));
 }
 
-void srp_send_ready_tmfs(struct srp_server *server)
+void srp_send_ready_tmfs(struct srp_loop *sl)
 {
-	while (server->tmf_ready_head) {
-		struct srp_ctx *ctx = server->tmf_ready_head;
-		server->tmf_ready_head = ctx->next;
-		if (!server->tmf_ready_head)
-			server->tmf_ready_tail = NULL;
+	while (sl->tmf_ready_head) {
+		struct srp_ctx *ctx = sl->tmf_ready_head;
+		sl->tmf_ready_head = ctx->next;
+		if (!sl->tmf_ready_head)
+			sl->tmf_ready_tail = NULL;
 		struct srp_channel *ch = ctx->ch;
 		ctx->tmf_ready = false;
 		ctx->data_done = ctx->rsp_done = true;
@@ -549,7 +549,7 @@ static void handle_tmf(struct srp_ctx *ctx, const uint8_t *iu, uint32_t len)
 	}
 	ctx->kind = SRP_CTX_TMF;
 	/* Only what tmf_done needs to come back to this loop: the task itself never runs. */
-	ctx->task.engine = ch->server->engine;
+	ctx->task.engine = ch->home->engine;
 	ctx->tag = tm.tag;
 	ctx->sol_not = tm.sol_not;
 	ctx->tmf_function = tm.function;

@@ -3,6 +3,8 @@
 #define SRP_INTERNAL_H
 
 #include <ev.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -28,6 +30,28 @@ enum {
 struct srp_server;
 struct srp_nexus;
 struct srp_channel;
+struct tg_io_threads;
+
+/*
+ * One event loop's share of the SRP server: the main loop's (index 0: the listeners, and with
+ * one loop every channel) or an I/O thread's (global.io_threads > 1: the channels placed on
+ * it). A channel's completions, posts, commands and deferred work all run on its loop.
+ */
+struct srp_loop {
+	struct srp_server *server;
+	unsigned index;               /* 0 main, 1.. I/O threads (logs) */
+	struct ev_loop *loop;
+	struct tg_ioengine *engine;
+	struct tg_rdma *rdma;
+	atomic_uint channel_count;    /* channels placed here, for placing new ones */
+
+	/* Work done after the current callbacks: TMF answers (after the aborted tasks have
+	 * returned their credits) and credit flushes. */
+	ev_timer kick;
+	bool kick_armed;
+	struct srp_ctx *tmf_ready_head, *tmf_ready_tail;
+	struct srp_channel *flush_head;
+};
 
 /* A receive buffer of a channel: one request IU at a time. */
 struct srp_recv {
@@ -82,8 +106,16 @@ enum srp_channel_state {
 	SRP_CH_CLOSING,
 };
 
+/* What another loop's thread asks of a channel (global.io_threads > 1), under the server lock. */
+enum {
+	SRP_ACT_SETTLE = 1,   /* its nexus went live or gone: accept or reject a pending channel */
+	SRP_ACT_REPLACED = 2, /* a single-channel login replaces its nexus */
+	SRP_ACT_SHUTDOWN = 4, /* the target is shutting down */
+};
+
 struct srp_channel {
 	struct srp_server *server;
+	struct srp_loop *home;
 	struct srp_nexus *sn;
 	struct tg_rdma_conn *conn;
 	struct tg_rdma_device *dev;
@@ -136,6 +168,13 @@ struct srp_channel {
 	struct srp_channel *next_in_nexus;
 	struct srp_channel *next_all;
 	struct srp_channel *next_flush;
+
+	/* With I/O threads: adopted once the connection has reached the home loop; actions and
+	 * call_queued are under the server lock. */
+	bool adopted;
+	unsigned actions;
+	bool call_queued;
+	struct tg_loop_call call;
 };
 
 enum srp_nexus_state {
@@ -171,16 +210,20 @@ struct srp_server {
 	struct srp_channel_limits limits;
 	bool stopping;
 
-	/* Work done after the current callbacks: TMF answers (after the aborted tasks have
-	 * returned their credits) and credit flushes. */
-	ev_timer kick;
-	bool kick_armed;
-	struct srp_ctx *tmf_ready_head, *tmf_ready_tail;
-	struct srp_channel *flush_head;
+	/* loops[0] is the main loop's; with global.io_threads = N > 1, loops[1..N] are the I/O
+	 * threads' (threads), which every channel is placed on. */
+	struct srp_loop *loops;
+	unsigned loop_count;
+	struct tg_io_threads *threads;
+	/* Taken at login, channel end, cross-loop actions and shutdown, never per command: the
+	 * nexus table (nexuses, each nexus's channels, count, state, successor, tg_nexus) and the
+	 * channels list. Recursive: a login that ends a channel of its own loop frees it, and
+	 * perhaps its nexus, right there. */
+	pthread_mutex_t lock;
 };
 
 /* channel.c */
-void srp_server_kick(struct srp_server *server);
+void srp_loop_kick(struct srp_loop *sl);
 void srp_channel_schedule_flush(struct srp_channel *ch);
 /* A context is free again: waiting requests proceed; a closing channel may be released. */
 void srp_channel_ctx_freed(struct srp_channel *ch);
@@ -197,6 +240,6 @@ uint32_t srp_take_delta(struct srp_channel *ch);
 /* The channel is closing: end what waits on it. */
 void srp_channel_abort_ctxs(struct srp_channel *ch);
 /* Kick work: send the answers of finished task management functions. */
-void srp_send_ready_tmfs(struct srp_server *server);
+void srp_send_ready_tmfs(struct srp_loop *sl);
 
 #endif

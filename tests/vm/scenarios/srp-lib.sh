@@ -4,6 +4,8 @@
 SRP_PORT=5555
 SRP_HOST_DIR=/sys/class/infiniband_srp/srp-rxe0-1
 
+# TARGED_IO_THREADS=N (a scenario's setting, or run-scenario's environment) sets
+# global.io_threads: SRP channels then run on N I/O threads.
 # targed serves LUN 0 over iSCSI/TCP (so that the same data can be read back through it and so
 # that common.sh's wait_listening has a TCP port to watch) and over SRP on the soft-RoCE address.
 write_targed_config() {
@@ -19,6 +21,7 @@ write_targed_config() {
 global = {
   log_level = "${TARGED_LOG_LEVEL:-info}";
   control_socket = "$WORK/targed.sock";
+  ${TARGED_IO_THREADS:+io_threads = $TARGED_IO_THREADS;}
 };
 transports = {
   iscsi = { listen = [ "$IP:$PORT" ]; };

@@ -1,0 +1,194 @@
+/* I/O threads: each thread creates and runs its own event loop and I/O engine until told to stop. */
+#include "core/iothreads.h"
+
+#include <ev.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/ioengine.h"
+
+struct io_thread {
+	struct tg_io_threads *set;
+	unsigned index;
+	pthread_t thread;
+	bool running;
+	struct ev_loop *loop;
+	struct tg_ioengine *engine;
+	ev_async stop;
+	/* start-up report: 0 starting, 1 running, -1 failed */
+	pthread_mutex_t start_lock;
+	pthread_cond_t started;
+	int start_state;
+};
+
+struct tg_io_threads {
+	unsigned count;
+	int (*init)(void *arg, unsigned index, struct ev_loop *loop, struct tg_ioengine *engine);
+	void *arg;
+	struct io_thread *threads;
+};
+
+static void stop_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	ev_async_stop(loop, w);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void report_start(struct io_thread *t, int state)
+{
+	pthread_mutex_lock(&t->start_lock);
+	t->start_state = state;
+	pthread_cond_signal(&t->started);
+	pthread_mutex_unlock(&t->start_lock);
+}
+
+static void *thread_main(void *arg)
+{
+	struct io_thread *t = arg;
+	t->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+	t->engine = t->loop ? tg_ioengine_create(t->loop) : NULL;
+	if (t->engine && t->set->init &&
+	    t->set->init(t->set->arg, t->index, t->loop, t->engine) != 0) {
+		tg_ioengine_destroy(t->engine);
+		t->engine = NULL;
+	}
+	if (!t->engine) {
+		if (t->loop)
+			ev_loop_destroy(t->loop);
+		t->loop = NULL;
+		report_start(t, -1);
+		return NULL;
+	}
+	ev_async_init(&t->stop, stop_cb);
+	ev_async_start(t->loop, &t->stop);
+	report_start(t, 1);
+	ev_run(t->loop, 0);
+	/* What this thread keeps for reuse would be lost with it. */
+	tg_buf_cache_drop();
+	return NULL;
+}
+
+struct tg_io_threads *tg_io_threads_start(unsigned count, const char *name,
+					  int (*init)(void *arg, unsigned index,
+						      struct ev_loop *loop,
+						      struct tg_ioengine *engine),
+					  void *arg, char *err, size_t errlen)
+{
+	struct tg_io_threads *set = calloc(1, sizeof(*set));
+	if (set)
+		set->threads = calloc(count ? count : 1, sizeof(*set->threads));
+	if (!set || !set->threads) {
+		free(set);
+		snprintf(err, errlen, "I/O threads: out of memory");
+		return NULL;
+	}
+	set->init = init;
+	set->arg = arg;
+	/* Signals are the calling thread's: the I/O threads never take one. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	bool ok = true;
+	for (unsigned i = 0; i < count && ok; i++) {
+		struct io_thread *t = &set->threads[i];
+		t->set = set;
+		t->index = i;
+		pthread_mutex_init(&t->start_lock, NULL);
+		pthread_cond_init(&t->started, NULL);
+		set->count = i + 1;
+		int rc = pthread_create(&t->thread, NULL, thread_main, t);
+		if (rc != 0) {
+			snprintf(err, errlen, "%s I/O thread %u: %s", name, i + 1, strerror(rc));
+			ok = false;
+			break;
+		}
+		pthread_mutex_lock(&t->start_lock);
+		while (t->start_state == 0)
+			pthread_cond_wait(&t->started, &t->start_lock);
+		pthread_mutex_unlock(&t->start_lock);
+		if (t->start_state < 0) {
+			pthread_join(t->thread, NULL);
+			snprintf(err, errlen, "%s I/O thread %u: cannot create its event loop, I/O "
+					      "engine or transport state", name, i + 1);
+			ok = false;
+			break;
+		}
+		char tname[16];
+		snprintf(tname, sizeof(tname), "%.8s%u", name, (i + 1) % 1000);
+		pthread_setname_np(t->thread, tname);
+		t->running = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ok)
+		return set;
+	tg_io_threads_destroy(set);
+	return NULL;
+}
+
+unsigned tg_io_threads_count(const struct tg_io_threads *threads)
+{
+	return threads ? threads->count : 0;
+}
+
+struct ev_loop *tg_io_threads_loop(const struct tg_io_threads *threads, unsigned index)
+{
+	return threads->threads[index].loop;
+}
+
+struct tg_ioengine *tg_io_threads_engine(const struct tg_io_threads *threads, unsigned index)
+{
+	return threads->threads[index].engine;
+}
+
+void tg_io_threads_stop(struct tg_io_threads *threads)
+{
+	if (!threads)
+		return;
+	for (unsigned i = 0; i < threads->count; i++)
+		if (threads->threads[i].running)
+			ev_async_send(threads->threads[i].loop, &threads->threads[i].stop);
+	for (unsigned i = 0; i < threads->count; i++) {
+		struct io_thread *t = &threads->threads[i];
+		if (!t->running)
+			continue;
+		pthread_join(t->thread, NULL);
+		t->running = false;
+	}
+}
+
+void tg_io_threads_drain(struct tg_io_threads *threads)
+{
+	if (!threads)
+		return;
+	/* A completion on one engine may queue work to another: until all are idle in a row. */
+	bool busy;
+	do {
+		busy = false;
+		for (unsigned i = 0; i < threads->count; i++)
+			if (threads->threads[i].engine)
+				busy |= tg_ioengine_drain(threads->threads[i].engine);
+	} while (busy);
+}
+
+void tg_io_threads_destroy(struct tg_io_threads *threads)
+{
+	if (!threads)
+		return;
+	tg_io_threads_stop(threads);
+	tg_io_threads_drain(threads);
+	for (unsigned i = 0; i < threads->count; i++) {
+		struct io_thread *t = &threads->threads[i];
+		if (t->engine)
+			tg_ioengine_destroy(t->engine);
+		if (t->loop)
+			ev_loop_destroy(t->loop);
+		pthread_mutex_destroy(&t->start_lock);
+		pthread_cond_destroy(&t->started);
+	}
+	free(threads->threads);
+	free(threads);
+}
