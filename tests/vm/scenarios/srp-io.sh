@@ -51,10 +51,6 @@ log "$n commands needed their descriptor table fetched"
 srp_reload
 
 target_stop
-grep -q "data path copies: 0 bytes" "$SO/target.log" ||
-	fail "targed copied data on the SRP data path: $(grep 'data path copies' "$SO/target.log")"
-if target_warnings > "$WORK/warnings"; then
-	cat "$WORK/warnings"
-	fail "targed logged warnings: $(head -n 1 "$WORK/warnings")"
-fi
+expect_zero_copies
+expect_no_warnings
 log "PASS"

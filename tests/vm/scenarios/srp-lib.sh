@@ -148,6 +148,20 @@ check_files() { # check_files WHAT
 # Every line the target logged at warning level or worse, for scenarios that expect none.
 target_warnings() { grep -E '^[0-9:.]+ (warn|error)' "$SO/target.log"; }
 
+# expect_no_warnings [EXPECTED]: fails on any warning or error targed logged, but those
+# matching the extended regex EXPECTED
+expect_no_warnings() {
+	if target_warnings | grep -vE "${1:-^$}" > "$WORK/warnings"; then
+		cat "$WORK/warnings"
+		fail "targed logged unexpected warnings: $(head -n 1 "$WORK/warnings")"
+	fi
+}
+
+expect_zero_copies() {
+	grep -q "data path copies: 0 bytes" "$SO/target.log" ||
+		fail "targed copied data on the SRP data path: $(grep 'data path copies' "$SO/target.log")"
+}
+
 # srp_fio LABEL FIO-OPTIONS...: random writes on $DISK, every block read back and checked (crc32c).
 srp_fio() {
 	local label=$1; shift

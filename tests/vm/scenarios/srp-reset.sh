@@ -108,8 +108,5 @@ lim=$(srp_host_attr req_lim)
 [ "$lim" = 128 ] || fail "the initiator holds $lim credits after going idle, not the 128 granted: credits were lost"
 srp_remove
 target_stop
-if target_warnings > "$WORK/warnings"; then
-	cat "$WORK/warnings"
-	fail "targed logged warnings: $(head -n 1 "$WORK/warnings")"
-fi
+expect_no_warnings
 log "PASS"
