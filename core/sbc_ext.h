@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "core/buf.h"
 #include "core/device.h"
 #include "core/sense.h"
 
@@ -32,6 +33,29 @@ struct tg_task;
 #define TG_SBC_CHUNK_BYTES (1u << 20)
 /* PRE-FETCH: how much the page cache is asked to hold for one command. */
 #define TG_SBC_PREFETCH_CACHE_BYTES (8u << 20)
+
+/*
+ * WRITE ATOMIC(16): the largest atomic write, held under an exclusive range lock and done as
+ * one backend write. At least 256 blocks of 512 bytes, and bounded so that one command does not
+ * hold a range against other writers for long. Its LBA and length are whole physical blocks
+ * (the page-sized units the backends write, tg_sbc_atomic_unit_blocks), so that an atomic
+ * write never shares a page with a write to neighbouring blocks.
+ */
+#define TG_SBC_MAX_ATOMIC_BYTES (1u << 20)
+
+/* ATOMIC ALIGNMENT and ATOMIC TRANSFER LENGTH GRANULARITY, in logical blocks. */
+static inline uint32_t tg_sbc_atomic_unit_blocks(const struct tg_device *dev)
+{
+	return dev->block_size < TG_BUF_ALIGN ? TG_BUF_ALIGN / dev->block_size : 1;
+}
+
+/* MAXIMUM ATOMIC TRANSFER LENGTH in logical blocks: whole units, never zero. */
+static inline uint32_t tg_sbc_max_atomic_blocks(const struct tg_device *dev)
+{
+	uint32_t unit = tg_sbc_atomic_unit_blocks(dev);
+	uint32_t units = TG_SBC_MAX_ATOMIC_BYTES / dev->block_size / unit;
+	return (units ? units : 1) * unit;
+}
 
 /* Logical block provisioning as the backend can honour it (READ CAPACITY(16), VPD B0/B2). */
 static inline bool tg_sbc_thin(const struct tg_device *dev) { return dev->can_unmap; }

@@ -53,7 +53,11 @@ size_t tg_sbc_vpd_block_limits(const struct tg_task *task, uint8_t *body)
 		page[32] = 0x80; /* UGAVALID: granules start at LBA 0 */
 	}
 	put_be64(page + 36, TG_SBC_MAX_WRITE_SAME_BLOCKS);
-	/* Atomic transfer fields stay zero: WRITE ATOMIC is not offered. */
+	/* WRITE ATOMIC(16) (core/sbc.c); no atomic boundary is offered, so the two boundary
+	 * fields (56..63) stay zero. */
+	put_be32(page + 44, tg_sbc_max_atomic_blocks(dev));
+	put_be32(page + 48, tg_sbc_atomic_unit_blocks(dev));
+	put_be32(page + 52, tg_sbc_atomic_unit_blocks(dev));
 	return 0x3c;
 }
 

@@ -185,9 +185,12 @@ static void run_handler(struct tg_task *task) { task->cmd->execute(task); }
 static void execute(struct tg_task *task)
 {
 	task->state = TG_TASK_EXEC;
-	/* Every LBA-addressed write holds its range while it runs, so that COMPARE AND WRITE can
-	 * be atomic against it; that costs an atomic count unless such a command is active. */
-	if ((task->cmd->flags & TG_CMD_WRITE_CLASS) && task->dev && task->nblocks) {
+	/* Every LBA-addressed write and read holds its range while it runs, so that COMPARE AND
+	 * WRITE and WRITE ATOMIC are atomic against it (a read sees all of an atomic write or
+	 * none); that costs an atomic count unless such a command is active. */
+	bool reads_medium = task->dir == TG_DIR_READ;
+	if (((task->cmd->flags & TG_CMD_WRITE_CLASS) || reads_medium) && task->dev &&
+	    task->nblocks) {
 		tg_task_lock_range(task, task->lba, task->nblocks,
 				   task->cmd->flags & TG_CMD_LBA_EXCLUSIVE, run_handler);
 		return;

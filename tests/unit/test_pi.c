@@ -569,6 +569,54 @@ static void test_wrprotect_table(void **state)
 	want_good(write_pi(f, LUN_T1, SCSI_WRITE_16, 0, LBA, N, data));
 }
 
+/* WRITE ATOMIC(16) takes the WRITE path: PI checked as WRPROTECT says, stored with the data
+ * in the same single backend write, or generated. */
+static struct fake_response *write_atomic_pi(struct fixture *f, uint64_t lun, uint8_t protect,
+					     uint64_t lba, uint16_t n, const uint8_t *wire)
+{
+	uint8_t cdb[16] = { SCSI_WRITE_ATOMIC_16, (uint8_t)(protect << 5) };
+	put_be64(cdb + 2, lba);
+	put_be16(cdb + 12, n);
+	return submit(f, lun, cdb, 16, TG_DIR_WRITE, n * (protect ? UNIT : BS), wire);
+}
+
+static void test_write_atomic_protected(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 4096 / BS, LBA = 16 };
+	uint8_t data[N * BS], pi[N * 8];
+	fill_pattern(data, sizeof(data), 14);
+	tg_pi_generate_plain(1, LBA, data, pi, BS, N);
+	put_be16(pi + 2, 0x77); /* an application tag of the initiator's */
+	uint8_t *wire = make_wire(data, pi, N);
+	unsigned writes = f->disks[LUN_T1].disk.submitted[TG_IO_WRITE];
+	want_good(write_atomic_pi(f, LUN_T1, 1, LBA, N, wire));
+	assert_int_equal(f->disks[LUN_T1].disk.submitted[TG_IO_WRITE], writes + 1);
+	assert_non_null(f->disks[LUN_T1].disk.last.pi_iov);
+	assert_memory_equal(disk_block(f, LUN_T1, LBA), data, sizeof(data));
+	assert_memory_equal(disk_pi(f, LUN_T1, LBA), pi, sizeof(pi));
+
+	/* A bad guard in the last block: checked before anything is written. */
+	put_be16(pi + (N - 1) * 8, 0xbeef);
+	free(wire);
+	wire = make_wire(data, pi, N);
+	memset(disk_pi(f, LUN_T1, LBA), 0, N * 8);
+	want_pi_failure(write_atomic_pi(f, LUN_T1, 1, LBA, N, wire), SCSI_SK_ABORTED_COMMAND, 1,
+			LBA + N - 1);
+	assert_int_equal(f->disks[LUN_T1].disk.submitted[TG_IO_WRITE], writes + 1);
+	assert_int_equal(get_be32(disk_pi(f, LUN_T1, LBA) + 4), 0);
+
+	/* WRPROTECT 0: the target generates the PI. */
+	want_good(write_atomic_pi(f, LUN_T1, 0, LBA, N, data));
+	struct tg_pi_tuple t = tg_pi_tuple_get(disk_pi(f, LUN_T1, LBA + N - 1));
+	assert_int_equal(t.guard, tg_pi_crc16(data + (N - 1) * BS, BS));
+	assert_int_equal(t.ref_tag, LBA + N - 1);
+
+	/* Type 2 moves PI only with 32-byte CDBs, and there is no 32-byte WRITE ATOMIC. */
+	want_invalid_field(write_atomic_pi(f, LUN_T2, 1, LBA, N, wire), 1, 7);
+	free(wire);
+}
+
 /* RDPROTECT 0..5 over a stored bad guard and a stored bad reference tag. */
 static void test_rdprotect_table(void **state)
 {
@@ -1274,6 +1322,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_plain_write_generates_pi, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrprotect_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_atomic_protected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdprotect_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_descriptor_sense, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_escape_values, setup, teardown),

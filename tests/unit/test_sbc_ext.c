@@ -13,7 +13,7 @@ struct fixture {
 	struct tg_lun_entry entries[2];
 	struct tg_target target;
 	struct tg_nexus *nexus;
-	struct fake_cmd cmd, other, third;
+	struct fake_cmd cmd, other, third, fourth;
 };
 
 enum { LUN_RW = 0, LUN_RO = 1 };
@@ -37,6 +37,7 @@ static int teardown(void **state)
 	fake_cmd_reset(&f->cmd);
 	fake_cmd_reset(&f->other);
 	fake_cmd_reset(&f->third);
+	fake_cmd_reset(&f->fourth);
 	tg_nexus_destroy(f->nexus);
 	fake_device_fini(&f->disk);
 	free(f);
@@ -164,7 +165,23 @@ static void test_block_limits_match_enforced_limits(void **state)
 	assert_int_equal(get_be32(r->data + 20), 0); /* no UNMAP without a thin backend */
 	assert_int_equal(get_be32(r->data + 24), 0);
 	assert_true(get_be64(r->data + 36) == TG_SBC_MAX_WRITE_SAME_BLOCKS);
-	assert_int_equal(get_be32(r->data + 44), 0); /* no WRITE ATOMIC */
+	/* WRITE ATOMIC(16): whole 4 KiB pages, at most TG_SBC_MAX_ATOMIC_BYTES, no boundary. */
+	assert_int_equal(get_be32(r->data + 44), TG_SBC_MAX_ATOMIC_BYTES / BS);
+	assert_true(get_be32(r->data + 44) <= get_be32(r->data + 8));
+	assert_int_equal(get_be32(r->data + 48), 4096 / BS);
+	assert_int_equal(get_be32(r->data + 52), 4096 / BS);
+	assert_int_equal(get_be32(r->data + 56), 0);
+	assert_int_equal(get_be32(r->data + 60), 0);
+
+	/* Blocks of a page or more need no alignment beyond the block. */
+	f->dev.block_size = 4096;
+	f->dev.num_blocks = BLOCKS * BS / 4096;
+	r = inquiry_vpd(f, 0xb0);
+	assert_int_equal(get_be32(r->data + 44), TG_SBC_MAX_ATOMIC_BYTES / 4096);
+	assert_int_equal(get_be32(r->data + 48), 1);
+	assert_int_equal(get_be32(r->data + 52), 1);
+	f->dev.block_size = BS;
+	f->dev.num_blocks = BLOCKS;
 
 	thin(f);
 	r = inquiry_vpd(f, 0xb0);
@@ -828,6 +845,148 @@ static void test_waiting_writer_aborted_does_nothing(void **state)
 	free(data);
 }
 
+/* ---- WRITE ATOMIC(16) ---- */
+
+enum { ATOMIC_UNIT = 4096 / BS, ATOMIC_MAX = TG_SBC_MAX_ATOMIC_BYTES / BS };
+
+static struct fake_response *write_atomic(struct fixture *f, struct fake_cmd *cmd, uint64_t lun,
+					  uint8_t byte1, uint64_t lba, uint16_t blocks,
+					  uint16_t boundary, const void *payload,
+					  uint32_t payload_len)
+{
+	uint8_t cdb[16] = { SCSI_WRITE_ATOMIC_16, byte1 };
+	put_be64(cdb + 2, lba);
+	put_be16(cdb + 10, boundary);
+	put_be16(cdb + 12, blocks);
+	return send(f, cmd, lun, cdb, 16, payload, payload_len);
+}
+
+static void test_write_atomic(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *data = pattern(ATOMIC_MAX * BS, 90);
+	struct fake_response *r =
+		write_atomic(f, &f->cmd, LUN_RW, 0x08 /* FUA */, 16, ATOMIC_UNIT, 0, data,
+			     ATOMIC_UNIT * BS);
+	assert_good(r);
+	assert_memory_equal(f->disk.bytes + 16 * BS, data, ATOMIC_UNIT * BS);
+	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 1);
+	assert_true(f->disk.last.offset == 16 * BS);
+	assert_true(f->disk.last.fua);
+
+	/* The largest atomic write, at the last whole unit it fits: one backend write. */
+	uint64_t lba = BLOCKS - ATOMIC_MAX;
+	r = write_atomic(f, &f->cmd, LUN_RW, 0, lba, ATOMIC_MAX, 0, data, ATOMIC_MAX * BS);
+	assert_good(r);
+	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 2);
+	assert_true(f->disk.last.offset == lba * BS);
+	assert_true(f->disk.last.len == ATOMIC_MAX * BS);
+	assert_false(f->disk.last.fua);
+	assert_memory_equal(f->disk.bytes + lba * BS, data, ATOMIC_MAX * BS);
+
+	/* No blocks: nothing to write, and not an error. */
+	once_good(write_atomic(f, &f->cmd, LUN_RW, 0, 0, 0, 0, NULL, 0));
+	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 2);
+	free(data);
+}
+
+static void test_write_atomic_refusals(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *data = pattern((ATOMIC_MAX + ATOMIC_UNIT) * BS, 91);
+	/* Longer than MAXIMUM ATOMIC TRANSFER LENGTH, or not whole granules. */
+	once_invalid_field(write_atomic(f, &f->cmd, LUN_RW, 0, 0, ATOMIC_MAX + ATOMIC_UNIT, 0,
+					data, (ATOMIC_MAX + ATOMIC_UNIT) * BS),
+			   12, -1);
+	once_invalid_field(write_atomic(f, &f->cmd, LUN_RW, 0, 0, ATOMIC_UNIT - 1, 0, data,
+					(ATOMIC_UNIT - 1) * BS),
+			   12, -1);
+	once_invalid_field(write_atomic(f, &f->cmd, LUN_RW, 0, 0, ATOMIC_UNIT + 1, 0, data,
+					(ATOMIC_UNIT + 1) * BS),
+			   12, -1);
+	/* An LBA off the ATOMIC ALIGNMENT. */
+	once_invalid_field(write_atomic(f, &f->cmd, LUN_RW, 0, 1, ATOMIC_UNIT, 0, data,
+					ATOMIC_UNIT * BS),
+			   2, -1);
+	/* No atomic boundary is offered. */
+	once_invalid_field(write_atomic(f, &f->cmd, LUN_RW, 0, 0, ATOMIC_UNIT, 1, data,
+					ATOMIC_UNIT * BS),
+			   10, -1);
+	/* WRPROTECT on a LUN without protection information. */
+	once_invalid_field(write_atomic(f, &f->cmd, LUN_RW, 0x20, 0, ATOMIC_UNIT, 0, data,
+					ATOMIC_UNIT * BS),
+			   1, 7);
+	/* Out of range wins over the atomic limits, as for READ and WRITE. */
+	once_check(write_atomic(f, &f->cmd, LUN_RW, 0, BLOCKS - ATOMIC_UNIT, 2 * ATOMIC_UNIT, 0,
+				data, 2 * ATOMIC_UNIT * BS),
+		   SCSI_SK_ILLEGAL_REQUEST, 0x21, 0x00);
+	once_check(write_atomic(f, &f->cmd, LUN_RW, 0, BLOCKS - 1, ATOMIC_MAX + ATOMIC_UNIT, 0,
+				data, (ATOMIC_MAX + ATOMIC_UNIT) * BS),
+		   SCSI_SK_ILLEGAL_REQUEST, 0x21, 0x00);
+	once_check(write_atomic(f, &f->cmd, LUN_RW, 0, BLOCKS + ATOMIC_UNIT, 0, 0, NULL, 0),
+		   SCSI_SK_ILLEGAL_REQUEST, 0x21, 0x00);
+	once_check(write_atomic(f, &f->cmd, LUN_RW, 0, UINT64_MAX - ATOMIC_UNIT + 1, ATOMIC_UNIT,
+				0, data, ATOMIC_UNIT * BS),
+		   SCSI_SK_ILLEGAL_REQUEST, 0x21, 0x00);
+	/* A read-only mapping refuses it like any write. */
+	once_check(write_atomic(f, &f->cmd, LUN_RO, 0, 0, ATOMIC_UNIT, 0, data, ATOMIC_UNIT * BS),
+		   SCSI_SK_DATA_PROTECT, 0x27, 0);
+	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 0);
+	free(data);
+}
+
+static void test_write_atomic_is_atomic_against_writers(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t *before = pattern(2 * BS, 92);
+	uint8_t *atomic = pattern(2 * ATOMIC_UNIT * BS, 93);
+	uint8_t *after = pattern(BS, 94);
+	f->disk.deferred = true;
+
+	/* A plain WRITE is in flight inside the range the atomic write covers. */
+	uint8_t cdb[16];
+	size_t len = lba_cdb(cdb, SCSI_WRITE_16, 0, 203, 2);
+	struct fake_response *w1 = send(f, &f->other, LUN_RW, cdb, len, before, 2 * BS);
+	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 1);
+
+	struct fake_response *a = write_atomic(f, &f->cmd, LUN_RW, 0, 200, 2 * ATOMIC_UNIT, 0,
+					       atomic, 2 * ATOMIC_UNIT * BS);
+	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 1); /* waits for it */
+
+	fake_disk_complete_all(&f->disk);
+	assert_good(w1);
+	/* Then goes out whole, as one request. */
+	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 2);
+	assert_true(f->disk.last.offset == 200 * BS);
+	assert_true(f->disk.last.len == 2 * ATOMIC_UNIT * BS);
+
+	/* A WRITE overlapping its last block waits until it is done. */
+	len = lba_cdb(cdb, SCSI_WRITE_10, 0, 200 + 2 * ATOMIC_UNIT - 1, 1);
+	struct fake_response *w2 = send(f, &f->third, LUN_RW, cdb, len, after, BS);
+	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 2);
+	assert_false(w2->done);
+
+	/* So does a READ of its first block: it must not see the write half done. */
+	unsigned reads = f->disk.submitted[TG_IO_READ];
+	len = lba_cdb(cdb, SCSI_READ_16, 0, 200, 1);
+	struct fake_response *r = fake_submit(&f->fourth, f->nexus, LUN_RW, cdb, len, TG_DIR_READ, BS);
+	assert_int_equal(f->disk.submitted[TG_IO_READ], reads);
+	assert_false(r->done);
+
+	fake_disk_complete_all(&f->disk);
+	assert_good(a);
+	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 3);
+	fake_disk_complete_all(&f->disk);
+	assert_good(w2);
+	assert_good(r);
+	assert_memory_equal(r->data, atomic, BS);
+	assert_memory_equal(f->disk.bytes + 200 * BS, atomic, (2 * ATOMIC_UNIT - 1) * BS);
+	assert_memory_equal(f->disk.bytes + (200 + 2 * ATOMIC_UNIT - 1) * BS, after, BS);
+	free(before);
+	free(atomic);
+	free(after);
+}
+
 /* ---- The lock itself ---- */
 
 struct grant_log {
@@ -1104,7 +1263,7 @@ static void test_table_entries(void **state)
 					   SCSI_UNMAP,           SCSI_WRITE_VERIFY_10,
 					   SCSI_WRITE_VERIFY_12, SCSI_WRITE_VERIFY_16,
 					   SCSI_COMPARE_AND_WRITE, SCSI_ORWRITE_16,
-					   SCSI_SANITIZE };
+					   SCSI_SANITIZE,        SCSI_WRITE_ATOMIC_16 };
 	for (size_t i = 0; i < sizeof(writers); i++) {
 		assert_non_null(tg_sbc_cmds[writers[i]].name);
 		assert_true(tg_sbc_cmds[writers[i]].flags & TG_CMD_WRITE_CLASS);
@@ -1117,6 +1276,10 @@ static void test_table_entries(void **state)
 		assert_false(tg_sbc_cmds[readers[i]].flags & TG_CMD_WRITE_CLASS);
 	}
 	assert_true(tg_sbc_cmds[SCSI_COMPARE_AND_WRITE].flags & TG_CMD_LBA_EXCLUSIVE);
+	assert_true(tg_sbc_cmds[SCSI_WRITE_ATOMIC_16].flags & TG_CMD_LBA_EXCLUSIVE);
+	/* A write for reservations: neither conflict-free nor a read. */
+	assert_false(tg_sbc_cmds[SCSI_WRITE_ATOMIC_16].flags &
+		     (TG_CMD_CONFLICT_FREE | TG_CMD_PR_READ | TG_CMD_PR_SELF));
 	assert_false(tg_sbc_cmds[SCSI_WRITE_16].flags & TG_CMD_LBA_EXCLUSIVE);
 }
 
@@ -1146,6 +1309,9 @@ int main(void)
 		T(test_compare_and_write_is_atomic_against_writers),
 		T(test_compare_and_write_waits_for_writes_in_flight),
 		T(test_waiting_writer_aborted_does_nothing),
+		T(test_write_atomic),
+		T(test_write_atomic_refusals),
+		T(test_write_atomic_is_atomic_against_writers),
 		T(test_lba_lock_rules),
 		T(test_orwrite),
 		T(test_prefetch),
