@@ -2,7 +2,7 @@
 # global.buffer_memory: past the data-buffer budget commands get TASK SET FULL, nothing is lost, and I/O resumes.
 source "$(dirname "$0")/lib.sh"
 
-[ "$TARGE_TEST_TARGET" = targed ] || tg_fail "buffer_memory is a targed setting"
+tg_require_targed "buffer_memory is a targed setting"
 TG_GLOBAL_EXTRA='buffer_memory = "16M";'
 tg_start
 python3 "$TG_INTEGRATION_DIR/budget.py" "$TG_HOST" "$TG_PORT" "$TG_IQN" "$(tg_wire_lun 0)" \

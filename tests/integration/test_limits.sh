@@ -2,7 +2,7 @@
 # transports.iscsi.login_timeout and max_sessions: stalled logins are closed, excess sessions refused.
 source "$(dirname "$0")/lib.sh"
 
-[ "$TARGE_TEST_TARGET" = targed ] || tg_fail "login_timeout and max_sessions are targed settings"
+tg_require_targed "login_timeout and max_sessions are targed settings"
 TG_ISCSI_EXTRA="login_timeout = 1; max_sessions = 2;"
 tg_start
 python3 "$TG_INTEGRATION_DIR/limits.py" "$TG_HOST" "$TG_PORT" "$TG_IQN" "$(tg_wire_lun 0)" \

@@ -67,10 +67,13 @@ remove_fault_disk() {
 
 # ---------------------------------------------------------------- the target under test
 
+# TARGED_TARGET_BODY, TARGED_EXTRA_DEVICES, TARGED_EXTRA_TOP, TARGED_EXTRA_PORTALS (more
+# transports.* lines) and TARGED_TRANSPORTS (the target's list) shape it per scenario.
 write_targed_config() {
-	local dev body=${TARGED_TARGET_BODY:-}
+	local dev body=${TARGED_TARGET_BODY:-} transports=${TARGED_TRANSPORTS:-}
 	# (a default inside ${...:-} would end at the first closing brace of the config text)
 	[ -n "$body" ] || body='    luns = ( { lun = 0; device = "disk0"; } );'
+	[ -n "$transports" ] || transports='"iscsi"'
 	if [ "$DISK_BACKEND" = file ]; then
 		dev="{ name = \"disk0\"; backend = \"file\"; path = \"$DISK_PATH\"; size = \"${DISK_MIB}M\"; block_size = 512; }"
 	else
@@ -82,13 +85,13 @@ global = {
   control_socket = "$WORK/targed.sock";
 };
 transports = {
-  iscsi = { listen = [ "$IP:$PORT" ]; };
+  iscsi = { listen = [ "$IP:$PORT" ]; };${TARGED_EXTRA_PORTALS:-}
 };
 devices = ( $dev${TARGED_EXTRA_DEVICES:-} );
 ${TARGED_EXTRA_TOP:-}
 targets = (
   { name = "$IQN";
-    transports = [ "iscsi" ];
+    transports = [ $transports ];
 $body
   }
 );

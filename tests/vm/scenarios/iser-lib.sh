@@ -5,33 +5,9 @@ ISER_IFACE=iser
 
 # targed serves LUN 0 over iSCSI/TCP and iSER on the same IP:port (RDMA-CM and TCP ports are
 # separate spaces), so one discovery finds the node for both transports.
-write_targed_config() {
-	local dev body=${TARGED_TARGET_BODY:-}
-	[ -n "$body" ] || body='    luns = ( { lun = 0; device = "disk0"; } );'
-	if [ "$DISK_BACKEND" = file ]; then
-		dev="{ name = \"disk0\"; backend = \"file\"; path = \"$DISK_PATH\"; size = \"${DISK_MIB}M\"; block_size = 512; }"
-	else
-		dev="{ name = \"disk0\"; backend = \"block\"; path = \"$DISK_PATH\"; }"
-	fi
-	cat > "$WORK/targed.conf" <<CONF
-global = {
-  log_level = "${TARGED_LOG_LEVEL:-info}";
-  control_socket = "$WORK/targed.sock";
-};
-transports = {
-  iscsi = { listen = [ "$IP:$PORT" ]; };
-  iser = { listen = [ "$IP:$PORT" ]; };
-};
-devices = ( $dev );
-targets = (
-  { name = "$IQN";
-    transports = [ "iscsi", "iser" ];
-$body
-  }
-);
-CONF
-	cp "$WORK/targed.conf" "$SO/targed.conf"
-}
+TARGED_EXTRA_PORTALS="
+  iser = { listen = [ \"$IP:$PORT\" ]; };"
+TARGED_TRANSPORTS='"iscsi", "iser"'
 
 # iser_iface: the open-iscsi iface that logs in over ib_iser (open-iscsi has a built-in one
 # named iser; it is created only where it is missing)
