@@ -1,9 +1,10 @@
-/* Load generator for benchmarking iSCSI targets: libiscsi async sessions at a fixed queue depth, reporting IOPS, bandwidth, latency percentiles and the target daemon's CPU time. */
+/* Load generator for benchmarking iSCSI targets: libiscsi async sessions at a fixed queue depth, spread over one or more client threads, reporting IOPS, bandwidth, latency percentiles and the target daemon's CPU time. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -50,8 +51,6 @@ static const char *const workload_names[] = {
 	[RANDRW] = "randrw",
 };
 
-enum phase { PHASE_RAMP, PHASE_MEASURE, PHASE_DRAIN };
-
 struct options {
 	const char *url;
 	const char *initiator;
@@ -59,6 +58,7 @@ struct options {
 	uint32_t bs;
 	unsigned qd;
 	unsigned sessions;
+	unsigned threads;     /* client threads the sessions are split over */
 	double duration_s;
 	double ramp_s;
 	uint64_t size_limit; /* bytes of the LUN used, from LBA 0; 0 = all */
@@ -82,6 +82,7 @@ struct histogram {
 };
 
 struct session;
+struct worker;
 
 /* One outstanding-I/O slot: its buffer is reused for every command the slot issues. */
 struct slot {
@@ -102,6 +103,7 @@ struct slot {
 
 struct session {
 	unsigned index;
+	struct worker *worker; /* the one thread that uses this libiscsi context during the I/O */
 	struct iscsi_context *iscsi;
 	struct iscsi_url *url;
 	int lun;
@@ -117,30 +119,68 @@ struct session {
 	uint64_t issued_units;
 };
 
+/* Sessions served by one poll loop: all of them while logging in, idling and logging out (the
+ * main thread), one thread's contiguous share of them during the I/O. */
+struct session_group {
+	struct session *sessions;
+	struct pollfd *pfds;
+	unsigned count;
+};
+
+/* What a run counts; each client thread keeps its own, summed when the threads are done. */
+struct tally {
+	uint64_t ios;
+	uint64_t errors;
+	uint64_t verify_mismatches;
+	uint64_t verified_reads; /* reads whose data was checked */
+	uint64_t sweep_reads;
+	struct histogram hist;
+};
+
+/* One client thread: libiscsi contexts are not thread-safe, so its sessions are its alone. */
+struct worker {
+	struct run *run;
+	struct session_group group;
+	pthread_t thread;
+	bool started;
+	bool start_failed;       /* a command of the first batch could not be queued */
+	bool stop_issuing;
+	bool sweeping;           /* final check: every written unit is read back once more */
+	uint32_t next_gen;       /* randrw --verify; its units are its own, so a count per thread
+				  * still gives each write to a unit a generation of its own */
+	uint64_t io_end_ns;      /* when its I/O loop ended (before the final check) */
+	struct tally tally;
+};
+
 struct run {
 	struct options opt;
 	struct session *sessions;
 	struct pollfd *pfds;
+	struct session_group all;
+	struct worker *workers;
 	uint32_t block_size;
 	uint64_t lun_blocks;
 	uint64_t units;          /* I/O-sized positions in the used range */
 	uint32_t blocks_per_io;
-	enum phase phase;
+	/* Completions inside [window_start_ns, window_end_ns) are measured, whichever thread saw
+	 * them and whenever its loop noticed the time (timed runs; --once measures everything). */
+	uint64_t window_start_ns;
+	uint64_t window_end_ns;
 	uint64_t measure_start_ns;
 	uint64_t measure_end_ns;
-	uint64_t ios;
-	uint64_t errors;
-	uint64_t verify_mismatches;
-	uint64_t mismatches_reported;
-	struct histogram hist;
-	bool stop_issuing;
+	struct tally total;
 	uint64_t total_slots;    /* sessions x qd */
-	uint32_t *unit_gen;      /* randrw --verify: last generation written to each unit */
-	uint32_t next_gen;
-	bool sweeping;           /* final check: every written unit is read back once more */
-	uint64_t verified_reads; /* reads whose data was checked */
-	uint64_t sweep_reads;
+	uint32_t *unit_gen;      /* randrw --verify: last generation written to each unit; a unit
+				  * belongs to one slot, so only one thread ever touches its entry */
 	uint64_t logout_failures;
+	/* Shared by the threads, through atomics: */
+	uint64_t errors_reported;
+	uint64_t mismatches_reported;
+	bool abort_io;           /* a thread failed to start: every thread stops issuing */
+	/* The main thread waits on this for the threads' I/O loops to end. */
+	pthread_mutex_t lock;
+	pthread_cond_t io_ended;
+	unsigned workers_in_io;
 };
 
 static uint64_t now_ns(void)
@@ -195,6 +235,16 @@ static void hist_add(struct histogram *h, uint64_t v)
 	if (v > h->max_ns)
 		h->max_ns = v;
 	h->buckets[hist_index(v)]++;
+}
+
+static void hist_merge(struct histogram *into, const struct histogram *from)
+{
+	into->count += from->count;
+	into->sum_ns += from->sum_ns;
+	if (from->max_ns > into->max_ns)
+		into->max_ns = from->max_ns;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+		into->buckets[i] += from->buckets[i];
 }
 
 static double hist_percentile(const struct histogram *h, double pct)
@@ -307,12 +357,13 @@ static void pattern_fill(unsigned char *block, uint32_t block_size, uint64_t see
 	}
 }
 
-static void check_read_data(struct run *run, struct slot *slot, uint64_t seed)
+static void check_read_data(struct worker *w, struct slot *slot, uint64_t seed)
 {
+	struct run *run = w->run;
 	uint32_t bsz = run->block_size;
 	unsigned char *expect = malloc(bsz);
 	if (!expect) {
-		run->verify_mismatches++;
+		w->tally.verify_mismatches++;
 		return;
 	}
 	for (uint32_t i = 0; i < run->blocks_per_io; i++) {
@@ -321,8 +372,9 @@ static void check_read_data(struct run *run, struct slot *slot, uint64_t seed)
 		const unsigned char *got = slot->buf + (size_t)i * bsz;
 		if (memcmp(got, expect, bsz) == 0)
 			continue;
-		run->verify_mismatches++;
-		if (run->mismatches_reported < MAX_REPORTED_MISMATCHES) {
+		w->tally.verify_mismatches++;
+		if (__atomic_fetch_add(&run->mismatches_reported, 1, __ATOMIC_RELAXED) <
+		    MAX_REPORTED_MISMATCHES) {
 			uint32_t off = 0;
 			while (off < bsz && got[off] == expect[off])
 				off++;
@@ -333,7 +385,6 @@ static void check_read_data(struct run *run, struct slot *slot, uint64_t seed)
 				"LBA %" PRIu64 ", seed %s)\n",
 				lba, off, stamp[1],
 				(stamp[0] ^ VERIFY_MAGIC) == seed ? "matches" : "differs");
-			run->mismatches_reported++;
 		}
 	}
 	free(expect);
@@ -342,13 +393,14 @@ static void check_read_data(struct run *run, struct slot *slot, uint64_t seed)
 static void command_done(struct iscsi_context *iscsi, int status, void *command_data,
 			 void *private_data);
 
-static int submit(struct run *run, struct slot *slot)
+static int submit(struct worker *w, struct slot *slot)
 {
+	struct run *run = w->run;
 	struct session *s = slot->session;
 	const struct options *o = &run->opt;
 	bool write;
 
-	if (run->sweeping) {
+	if (w->sweeping) {
 		if (!next_sweep_unit(run, slot))
 			return 0; /* nothing of this slot's left to check: it stays idle */
 		write = false;
@@ -367,7 +419,7 @@ static int submit(struct run *run, struct slot *slot)
 			s->next_unit = 0;
 		write = !is_read(o->rw);
 	}
-	if (!run->sweeping)
+	if (!w->sweeping)
 		s->issued_units++;
 	slot->writing = write;
 	slot->lba = slot->unit * run->blocks_per_io;
@@ -386,9 +438,9 @@ static int submit(struct run *run, struct slot *slot)
 			uint64_t seed = o->seed;
 			if (run->unit_gen) {
 				/* Unique per write; 0 and GEN_UNKNOWN never name one. */
-				if (++run->next_gen == GEN_UNKNOWN)
-					run->next_gen = 1;
-				slot->gen = run->next_gen;
+				if (++w->next_gen == GEN_UNKNOWN)
+					w->next_gen = 1;
+				slot->gen = w->next_gen;
 				run->unit_gen[slot->unit] = GEN_UNKNOWN;
 				seed = stamp_seed(seed, slot->gen);
 			}
@@ -410,14 +462,12 @@ static int submit(struct run *run, struct slot *slot)
 	return 0;
 }
 
-static struct run *the_run; /* libiscsi callbacks carry the slot; the run is process-wide */
-
-static bool may_issue(struct run *run, struct session *s)
+static bool may_issue(const struct worker *w, const struct session *s)
 {
-	if (run->stop_issuing || s->dead)
+	if (w->stop_issuing || s->dead)
 		return false;
 	/* --once: a sequential sweep issues each position of its slice exactly one time. */
-	if (run->opt.once && s->issued_units >= s->slice_units)
+	if (w->run->opt.once && s->issued_units >= s->slice_units)
 		return false;
 	return true;
 }
@@ -427,15 +477,16 @@ static void command_done(struct iscsi_context *iscsi, int status, void *command_
 {
 	struct slot *slot = private_data;
 	struct session *s = slot->session;
-	struct run *run = the_run;
+	struct worker *w = s->worker;
+	struct run *run = w->run;
 	struct scsi_task *task = command_data;
 	uint64_t done = now_ns();
 
 	slot->busy = false;
 	s->inflight--;
 	if (status != SCSI_STATUS_GOOD) {
-		run->errors++;
-		if (run->errors <= 5) {
+		w->tally.errors++;
+		if (__atomic_add_fetch(&run->errors_reported, 1, __ATOMIC_RELAXED) <= 5) {
 			if (status == SCSI_STATUS_CHECK_CONDITION && task)
 				fprintf(stderr, "iscsi-load: LBA %" PRIu64 ": CHECK CONDITION %s/%s\n",
 					slot->lba, scsi_sense_key_str(task->sense.key),
@@ -457,24 +508,25 @@ static void command_done(struct iscsi_context *iscsi, int status, void *command_
 				seed = stamp_seed(seed, gen);
 			}
 			if (known) {
-				check_read_data(run, slot, seed);
-				run->verified_reads++;
+				check_read_data(w, slot, seed);
+				w->tally.verified_reads++;
 			}
 		}
 		if (slot->writing && run->unit_gen)
 			run->unit_gen[slot->unit] = slot->gen;
 		if (slot->writing && run->opt.rw == RANDRW)
 			slot->readback_due = true;
-		if (run->sweeping) {
-			run->sweep_reads++;
-		} else if (run->phase == PHASE_MEASURE || run->opt.once) {
-			run->ios++;
-			hist_add(&run->hist, done - slot->issued_ns);
+		if (w->sweeping) {
+			w->tally.sweep_reads++;
+		} else if (run->opt.once ||
+			   (done >= run->window_start_ns && done < run->window_end_ns)) {
+			w->tally.ios++;
+			hist_add(&w->tally.hist, done - slot->issued_ns);
 		}
 	}
 	if (task)
 		scsi_free_scsi_task(task);
-	if (may_issue(run, s) && submit(run, slot) != 0)
+	if (may_issue(w, s) && submit(w, slot) != 0)
 		s->dead = true;
 }
 
@@ -494,18 +546,18 @@ static void connect_done(struct iscsi_context *iscsi, int status, void *command_
 	s->dead = true;
 }
 
-/* One poll over every session; returns -1 on a poll error. */
-static int service_once(struct run *run, int timeout_ms)
+/* One poll over the group's sessions; returns -1 on a poll error. */
+static int service_once(struct session_group *g, int timeout_ms)
 {
-	unsigned n = run->opt.sessions;
+	unsigned n = g->count;
 
 	for (unsigned i = 0; i < n; i++) {
-		struct session *s = &run->sessions[i];
-		run->pfds[i].fd = s->dead ? -1 : iscsi_get_fd(s->iscsi);
-		run->pfds[i].events = s->dead ? 0 : (short)iscsi_which_events(s->iscsi);
-		run->pfds[i].revents = 0;
+		struct session *s = &g->sessions[i];
+		g->pfds[i].fd = s->dead ? -1 : iscsi_get_fd(s->iscsi);
+		g->pfds[i].events = s->dead ? 0 : (short)iscsi_which_events(s->iscsi);
+		g->pfds[i].revents = 0;
 	}
-	int ready = poll(run->pfds, n, timeout_ms);
+	int ready = poll(g->pfds, n, timeout_ms);
 	if (ready < 0) {
 		if (errno == EINTR)
 			return 0;
@@ -513,11 +565,11 @@ static int service_once(struct run *run, int timeout_ms)
 		return -1;
 	}
 	for (unsigned i = 0; i < n && ready > 0; i++) {
-		struct session *s = &run->sessions[i];
-		if (s->dead || run->pfds[i].revents == 0)
+		struct session *s = &g->sessions[i];
+		if (s->dead || g->pfds[i].revents == 0)
 			continue;
 		ready--;
-		if (iscsi_service(s->iscsi, run->pfds[i].revents) < 0) {
+		if (iscsi_service(s->iscsi, g->pfds[i].revents) < 0) {
 			if (!s->dead)
 				fprintf(stderr, "iscsi-load: session %u: %s\n", s->index,
 					iscsi_get_error(s->iscsi));
@@ -568,6 +620,8 @@ static void usage(FILE *f)
 		"  --bs SIZE          bytes per command, a multiple of the block size (default 4K)\n"
 		"  --qd N             commands outstanding per session (default 32)\n"
 		"  --sessions N       iSCSI sessions, each its own libiscsi context (default 1)\n"
+		"  --threads N        client threads the sessions are split over, each polling its\n"
+		"                     own share (default 1; at most --sessions)\n"
 		"  --duration S       measured seconds (default 10)\n"
 		"  --ramp S           seconds of load before measuring starts (default 1)\n"
 		"  --size-limit SIZE  use only the first SIZE bytes of the LUN\n"
@@ -588,7 +642,7 @@ static void usage(FILE *f)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { O_URL = 256, O_RW, O_BS, O_QD, O_SESSIONS, O_DURATION, O_RAMP, O_SIZE_LIMIT, O_PID,
+	enum { O_URL = 256, O_RW, O_BS, O_QD, O_SESSIONS, O_THREADS, O_DURATION, O_RAMP, O_SIZE_LIMIT, O_PID,
 	       O_JSON, O_VERIFY, O_ONCE, O_SEED, O_INITIATOR, O_DIGEST, O_LABEL, O_HOLD_BEFORE,
 	       O_HOLD_AFTER, O_PHASES };
 	static const struct option longopts[] = {
@@ -597,6 +651,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "bs", required_argument, NULL, O_BS },
 		{ "qd", required_argument, NULL, O_QD },
 		{ "sessions", required_argument, NULL, O_SESSIONS },
+		{ "threads", required_argument, NULL, O_THREADS },
 		{ "duration", required_argument, NULL, O_DURATION },
 		{ "ramp", required_argument, NULL, O_RAMP },
 		{ "size-limit", required_argument, NULL, O_SIZE_LIMIT },
@@ -618,7 +673,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	char *end;
 
 	*o = (struct options){ .initiator = DEFAULT_INITIATOR, .rw = RANDREAD, .bs = 4096, .qd = 32,
-			       .sessions = 1, .duration_s = 10, .ramp_s = 1, .seed = 1 };
+			       .sessions = 1, .threads = 1, .duration_s = 10, .ramp_s = 1, .seed = 1 };
 	for (;;) {
 		int c = getopt_long(argc, argv, "h", longopts, NULL);
 		if (c == -1)
@@ -647,15 +702,20 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case O_QD:
 		case O_SESSIONS:
+		case O_THREADS:
 			v = strtoull(optarg, &end, 10);
 			if (*end || v == 0 || v > 65536) {
-				fprintf(stderr, "iscsi-load: bad count '%s'\n", optarg);
+				fprintf(stderr, "iscsi-load: --%s: bad count '%s'\n",
+					c == O_QD ? "qd" : c == O_SESSIONS ? "sessions" : "threads",
+					optarg);
 				return -1;
 			}
 			if (c == O_QD)
 				o->qd = (unsigned)v;
-			else
+			else if (c == O_SESSIONS)
 				o->sessions = (unsigned)v;
+			else
+				o->threads = (unsigned)v;
 			break;
 		case O_DURATION:
 		case O_RAMP:
@@ -707,6 +767,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (o->once && is_random(o->rw)) {
 		fprintf(stderr, "iscsi-load: --once needs a sequential workload (read or write)\n");
+		return -1;
+	}
+	if (o->threads > o->sessions) {
+		fprintf(stderr, "iscsi-load: --threads %u is more than --sessions %u: every thread "
+				"needs a session of its own\n", o->threads, o->sessions);
 		return -1;
 	}
 	return 0;
@@ -771,7 +836,7 @@ static int open_sessions(struct run *run)
 				o->sessions, (double)timeout / NSEC_PER_SEC);
 			return -1;
 		}
-		if (service_once(run, ms_until(deadline)) < 0)
+		if (service_once(&run->all, ms_until(deadline)) < 0)
 			return -1;
 	}
 }
@@ -854,55 +919,178 @@ static int plan_ranges(struct run *run)
 	return 0;
 }
 
-static unsigned total_inflight(const struct run *run)
+static unsigned total_inflight(const struct session_group *g)
 {
 	unsigned n = 0;
-	for (unsigned i = 0; i < run->opt.sessions; i++)
-		n += run->sessions[i].inflight;
+	for (unsigned i = 0; i < g->count; i++)
+		n += g->sessions[i].inflight;
 	return n;
 }
 
-static unsigned dead_sessions(const struct run *run)
+static unsigned dead_sessions(const struct session_group *g)
 {
 	unsigned n = 0;
-	for (unsigned i = 0; i < run->opt.sessions; i++)
-		n += run->sessions[i].dead;
+	for (unsigned i = 0; i < g->count; i++)
+		n += g->sessions[i].dead;
 	return n;
 }
 
-/* Keeps every session logged in and serviced, issuing nothing, for `seconds`. */
-static void hold(struct run *run, double seconds)
+/* Keeps every session of the group logged in and serviced, issuing nothing, for `seconds`. */
+static void hold(struct session_group *g, double seconds)
 {
 	uint64_t end = now_ns() + (uint64_t)(seconds * NSEC_PER_SEC);
-	while (now_ns() < end && dead_sessions(run) < run->opt.sessions)
-		if (service_once(run, ms_until(end)) < 0)
+	while (now_ns() < end && dead_sessions(g) < g->count)
+		if (service_once(g, ms_until(end)) < 0)
 			return;
 }
 
 /* randrw --verify: reads every unit once more after the run and checks it holds its last
- * write, so a write that was acknowledged and later lost or overwritten is caught too. */
-static void sweep(struct run *run)
+ * write, so a write that was acknowledged and later lost or overwritten is caught too. Each
+ * thread checks the units of its own slots, which no other thread writes. */
+static void sweep(struct worker *w)
 {
-	run->sweeping = true;
-	run->stop_issuing = false;
-	for (unsigned i = 0; i < run->opt.sessions; i++) {
-		struct session *s = &run->sessions[i];
-		for (unsigned q = 0; q < run->opt.qd && may_issue(run, s); q++)
-			if (submit(run, &s->slots[q]) != 0)
+	struct session_group *g = &w->group;
+	unsigned qd = w->run->opt.qd;
+
+	w->sweeping = true;
+	w->stop_issuing = false;
+	for (unsigned i = 0; i < g->count; i++) {
+		struct session *s = &g->sessions[i];
+		for (unsigned q = 0; q < qd && may_issue(w, s); q++)
+			if (submit(w, &s->slots[q]) != 0)
 				s->dead = true;
 	}
 	uint64_t deadline = now_ns() + SWEEP_TIMEOUT_NS;
-	while (total_inflight(run) > 0 && dead_sessions(run) < run->opt.sessions) {
+	while (total_inflight(g) > 0 && dead_sessions(g) < g->count) {
 		if (now_ns() >= deadline) {
 			fprintf(stderr, "iscsi-load: final check: %u reads still outstanding after %llu s\n",
-				total_inflight(run), SWEEP_TIMEOUT_NS / NSEC_PER_SEC);
-			run->errors += total_inflight(run);
+				total_inflight(g), SWEEP_TIMEOUT_NS / NSEC_PER_SEC);
+			w->tally.errors += total_inflight(g);
 			break;
 		}
-		if (service_once(run, ms_until(deadline)) < 0)
+		if (service_once(g, ms_until(deadline)) < 0)
 			break;
 	}
-	run->stop_issuing = true;
+	w->stop_issuing = true;
+}
+
+static void io_loop_ended(struct worker *w)
+{
+	struct run *run = w->run;
+
+	w->io_end_ns = now_ns();
+	pthread_mutex_lock(&run->lock);
+	if (--run->workers_in_io == 0)
+		pthread_cond_signal(&run->io_ended);
+	pthread_mutex_unlock(&run->lock);
+}
+
+/* One client thread: keeps its sessions at --qd until the window ends (or, with --once, until
+ * its slices are done), drains them, then runs the final check of its own units. */
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct run *run = w->run;
+	const struct options *o = &run->opt;
+	struct session_group *g = &w->group;
+
+	for (unsigned i = 0; i < g->count && !w->start_failed; i++) {
+		struct session *s = &g->sessions[i];
+		for (unsigned q = 0; q < o->qd && may_issue(w, s); q++)
+			if (submit(w, &s->slots[q]) != 0) {
+				w->start_failed = true;
+				__atomic_store_n(&run->abort_io, true, __ATOMIC_RELAXED);
+				break;
+			}
+	}
+
+	uint64_t drain_deadline = 0;
+	for (;;) {
+		uint64_t now = now_ns();
+		bool over = o->once ? total_inflight(g) == 0 : now >= run->window_end_ns;
+		if (!w->stop_issuing && (over || __atomic_load_n(&run->abort_io, __ATOMIC_RELAXED))) {
+			w->stop_issuing = true;
+			drain_deadline = now + DRAIN_TIMEOUT_NS;
+		}
+		if (w->stop_issuing && total_inflight(g) == 0)
+			break;
+		if (dead_sessions(g) == g->count)
+			break;
+		if (w->stop_issuing && now >= drain_deadline) {
+			fprintf(stderr, "iscsi-load: %u commands still outstanding %llu s after the end\n",
+				total_inflight(g), DRAIN_TIMEOUT_NS / NSEC_PER_SEC);
+			w->tally.errors += total_inflight(g);
+			break;
+		}
+		/* Another thread's failure to start is seen within a second at the latest. */
+		uint64_t next = w->stop_issuing ? drain_deadline
+			      : o->once		? now + NSEC_PER_SEC
+						: run->window_end_ns;
+		if (service_once(g, ms_until(next)) < 0)
+			break;
+	}
+	io_loop_ended(w);
+	if (run->unit_gen && total_inflight(g) == 0)
+		sweep(w);
+	return NULL;
+}
+
+/* Splits the sessions into --threads contiguous shares; returns -1 if a thread cannot be made. */
+static int start_workers(struct run *run)
+{
+	const struct options *o = &run->opt;
+
+	run->workers_in_io = o->threads;
+	for (unsigned t = 0; t < o->threads; t++) {
+		struct worker *w = &run->workers[t];
+		unsigned first = (unsigned)((uint64_t)o->sessions * t / o->threads);
+		unsigned end = (unsigned)((uint64_t)o->sessions * (t + 1) / o->threads);
+		w->run = run;
+		w->group = (struct session_group){ .sessions = run->sessions + first,
+						    .pfds = run->pfds + first,
+						    .count = end - first };
+		for (unsigned i = first; i < end; i++)
+			run->sessions[i].worker = w;
+	}
+	/* Every share is assigned before any thread runs: a thread only reads its own. */
+	for (unsigned t = 0; t < o->threads; t++) {
+		struct worker *w = &run->workers[t];
+		int err = pthread_create(&w->thread, NULL, worker_main, w);
+		if (err) {
+			fprintf(stderr, "iscsi-load: cannot start client thread: %s\n", strerror(err));
+			/* The threads already running stop issuing and drain; those never started
+			 * count as ended. */
+			__atomic_store_n(&run->abort_io, true, __ATOMIC_RELAXED);
+			pthread_mutex_lock(&run->lock);
+			run->workers_in_io -= o->threads - t;
+			if (run->workers_in_io == 0)
+				pthread_cond_signal(&run->io_ended);
+			pthread_mutex_unlock(&run->lock);
+			return -1;
+		}
+		w->started = true;
+	}
+	return 0;
+}
+
+/* Waits until every thread's I/O loop has ended or `deadline` (0: no deadline) has come;
+ * true when the loops ended first. */
+static bool wait_io_ended(struct run *run, uint64_t deadline)
+{
+	struct timespec ts = { .tv_sec = (time_t)(deadline / NSEC_PER_SEC),
+			       .tv_nsec = (long)(deadline % NSEC_PER_SEC) };
+	bool ended;
+
+	pthread_mutex_lock(&run->lock);
+	while (run->workers_in_io > 0) {
+		if (!deadline)
+			pthread_cond_wait(&run->io_ended, &run->lock);
+		else if (pthread_cond_timedwait(&run->io_ended, &run->lock, &ts) == ETIMEDOUT)
+			break;
+	}
+	ended = run->workers_in_io == 0;
+	pthread_mutex_unlock(&run->lock);
+	return ended;
 }
 
 static void print_json_string(const char *s)
@@ -928,88 +1116,94 @@ int main(int argc, char **argv)
 	/* A target that drops connections must show up as failed sessions in the report, not
 	 * kill the client with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
-	the_run = &run;
 	const struct options *o = &run.opt;
 	run.sessions = calloc(o->sessions, sizeof(*run.sessions));
 	run.pfds = calloc(o->sessions, sizeof(*run.pfds));
-	if (!run.sessions || !run.pfds)
+	run.workers = calloc(o->threads, sizeof(*run.workers));
+	if (!run.sessions || !run.pfds || !run.workers)
 		return 2;
+	run.all = (struct session_group){ .sessions = run.sessions, .pfds = run.pfds,
+					  .count = o->sessions };
+	pthread_condattr_t cond_attr;
+	pthread_condattr_init(&cond_attr);
+	/* Deadlines are CLOCK_MONOTONIC, like every other time here. */
+	pthread_condattr_setclock(&cond_attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&run.io_ended, &cond_attr);
+	pthread_condattr_destroy(&cond_attr);
+	pthread_mutex_init(&run.lock, NULL);
 	if (open_sessions(&run) != 0 || read_capacity(&run) != 0 || plan_ranges(&run) != 0)
 		return 2;
 	announce_phase(&run, "logged-in");
 	if (o->hold_before_s > 0)
-		hold(&run, o->hold_before_s);
+		hold(&run.all, o->hold_before_s);
 	announce_phase(&run, "io");
 
+	/* The threads issue and count; this one only takes the measurements at the window's
+	 * edges, so the daemon's and the client's CPU times cover the same span as the I/Os. */
 	uint64_t start = now_ns();
-	run.phase = (o->ramp_s > 0 && !o->once) ? PHASE_RAMP : PHASE_MEASURE;
-	uint64_t ramp_end = start + (uint64_t)(o->ramp_s * NSEC_PER_SEC);
-	double cpu_start = -1, cpu_end = -1, self_start = 0;
-	if (run.phase == PHASE_MEASURE) {
+	bool ramped = o->ramp_s > 0 && !o->once;
+	run.window_start_ns = start + (ramped ? (uint64_t)(o->ramp_s * NSEC_PER_SEC) : 0);
+	run.window_end_ns = o->once ? UINT64_MAX
+				    : run.window_start_ns + (uint64_t)(o->duration_s * NSEC_PER_SEC);
+	double cpu_start = -1, cpu_end = -1, self_start = 0, self_end = 0;
+	bool measuring = !ramped;
+	if (measuring) {
 		run.measure_start_ns = start;
 		cpu_start = o->pid ? process_cpu_seconds(o->pid) : -1;
 		self_start = self_cpu_seconds();
 	}
-	for (unsigned i = 0; i < o->sessions; i++) {
-		struct session *s = &run.sessions[i];
-		for (unsigned q = 0; q < o->qd && may_issue(&run, s); q++)
-			if (submit(&run, &s->slots[q]) != 0)
-				return 2;
-	}
-
-	uint64_t measure_deadline = 0;
-	if (run.phase == PHASE_MEASURE)
-		measure_deadline = start + (uint64_t)(o->duration_s * NSEC_PER_SEC);
-	uint64_t drain_deadline = 0;
-	for (;;) {
-		uint64_t now = now_ns();
-		if (run.phase == PHASE_RAMP && now >= ramp_end) {
-			run.phase = PHASE_MEASURE;
-			run.measure_start_ns = now;
-			measure_deadline = now + (uint64_t)(o->duration_s * NSEC_PER_SEC);
+	int start_failed = start_workers(&run);
+	bool ended = false;
+	if (ramped) {
+		ended = wait_io_ended(&run, run.window_start_ns);
+		if (!ended) {
+			measuring = true;
+			run.measure_start_ns = run.window_start_ns;
 			cpu_start = o->pid ? process_cpu_seconds(o->pid) : -1;
 			self_start = self_cpu_seconds();
 		}
-		bool measure_over = run.phase == PHASE_MEASURE &&
-				    (o->once ? total_inflight(&run) == 0 : now >= measure_deadline);
-		if (measure_over) {
-			run.phase = PHASE_DRAIN;
-			run.measure_end_ns = now;
-			cpu_end = o->pid ? process_cpu_seconds(o->pid) : -1;
-			run.stop_issuing = true;
-			drain_deadline = now + DRAIN_TIMEOUT_NS;
-		}
-		if (run.phase == PHASE_DRAIN && total_inflight(&run) == 0)
-			break;
-		if (dead_sessions(&run) == o->sessions) {
-			if (run.phase != PHASE_DRAIN) {
-				run.measure_end_ns = now;
-				cpu_end = o->pid ? process_cpu_seconds(o->pid) : -1;
-			}
-			fprintf(stderr, "iscsi-load: every session failed\n");
-			break;
-		}
-		if (run.phase == PHASE_DRAIN && now >= drain_deadline) {
-			fprintf(stderr, "iscsi-load: %u commands still outstanding %llu s after the end\n",
-				total_inflight(&run), DRAIN_TIMEOUT_NS / NSEC_PER_SEC);
-			run.errors += total_inflight(&run);
-			break;
-		}
-		uint64_t next = run.phase == PHASE_RAMP ? ramp_end
-			      : run.phase == PHASE_MEASURE ? (o->once ? now + NSEC_PER_SEC : measure_deadline)
-							   : drain_deadline;
-		if (service_once(&run, ms_until(next)) < 0)
-			break;
 	}
-	double self_cpu = self_cpu_seconds() - self_start;
-	if (run.unit_gen && total_inflight(&run) == 0)
-		sweep(&run);
+	if (!ended)
+		ended = wait_io_ended(&run, o->once ? 0 : run.window_end_ns);
+	uint64_t now = now_ns();
+	if (o->once) {
+		run.measure_end_ns = run.measure_start_ns;
+		for (unsigned t = 0; t < o->threads; t++)
+			if (run.workers[t].io_end_ns > run.measure_end_ns)
+				run.measure_end_ns = run.workers[t].io_end_ns;
+	} else {
+		run.measure_end_ns = now < run.window_end_ns ? now : run.window_end_ns;
+		if (!measuring) /* every loop ended during the ramp */
+			run.measure_start_ns = run.measure_end_ns;
+	}
+	if (measuring) {
+		cpu_end = o->pid ? process_cpu_seconds(o->pid) : -1;
+		self_end = self_cpu_seconds();
+	}
+	double self_cpu = measuring ? self_end - self_start : 0;
+	for (unsigned t = 0; t < o->threads; t++) {
+		struct worker *w = &run.workers[t];
+		if (!w->started)
+			continue;
+		pthread_join(w->thread, NULL);
+		start_failed |= w->start_failed;
+		run.total.ios += w->tally.ios;
+		run.total.errors += w->tally.errors;
+		run.total.verify_mismatches += w->tally.verify_mismatches;
+		run.total.verified_reads += w->tally.verified_reads;
+		run.total.sweep_reads += w->tally.sweep_reads;
+		hist_merge(&run.total.hist, &w->tally.hist);
+	}
+	if (start_failed)
+		return 2;
+	if (dead_sessions(&run.all) == o->sessions)
+		fprintf(stderr, "iscsi-load: every session failed\n");
 	announce_phase(&run, "io-done");
-	if (o->hold_after_s > 0 && total_inflight(&run) == 0)
-		hold(&run, o->hold_after_s);
+	if (o->hold_after_s > 0 && total_inflight(&run.all) == 0)
+		hold(&run.all, o->hold_after_s);
 
 	announce_phase(&run, "logout");
-	bool quiet = total_inflight(&run) == 0;
+	bool quiet = total_inflight(&run.all) == 0;
 	for (unsigned i = 0; i < o->sessions; i++) {
 		struct session *s = &run.sessions[i];
 		if (!s->dead && quiet && iscsi_logout_sync(s->iscsi) != 0) {
@@ -1024,15 +1218,15 @@ int main(int argc, char **argv)
 	double secs = (double)(run.measure_end_ns - run.measure_start_ns) / 1e9;
 	if (secs <= 0)
 		secs = 1e-9;
-	double iops = (double)run.ios / secs;
-	double mib_s = (double)run.ios * o->bs / secs / (1024.0 * 1024.0);
-	double mean_us = run.hist.count ? (double)run.hist.sum_ns / (double)run.hist.count / 1e3 : 0;
-	double p50_us = hist_percentile(&run.hist, 50) / 1e3;
-	double p99_us = hist_percentile(&run.hist, 99) / 1e3;
-	double max_us = (double)run.hist.max_ns / 1e3;
+	double iops = (double)run.total.ios / secs;
+	double mib_s = (double)run.total.ios * o->bs / secs / (1024.0 * 1024.0);
+	double mean_us = run.total.hist.count ? (double)run.total.hist.sum_ns / (double)run.total.hist.count / 1e3 : 0;
+	double p50_us = hist_percentile(&run.total.hist, 50) / 1e3;
+	double p99_us = hist_percentile(&run.total.hist, 99) / 1e3;
+	double max_us = (double)run.total.hist.max_ns / 1e3;
 	bool have_cpu = o->pid && cpu_start >= 0 && cpu_end >= 0;
 	double daemon_cpu = have_cpu ? cpu_end - cpu_start : 0;
-	double cpu_us_per_io = have_cpu && run.ios ? daemon_cpu / (double)run.ios * 1e6 : 0;
+	double cpu_us_per_io = have_cpu && run.total.ios ? daemon_cpu / (double)run.total.ios * 1e6 : 0;
 
 	if (o->json) {
 		printf("{");
@@ -1041,24 +1235,26 @@ int main(int argc, char **argv)
 			print_json_string(o->label);
 			printf(",");
 		}
-		printf("\"rw\":\"%s\",\"bs\":%u,\"qd\":%u,\"sessions\":%u,\"block_size\":%u,"
+		printf("\"rw\":\"%s\",\"bs\":%u,\"qd\":%u,\"sessions\":%u,\"threads\":%u,\"block_size\":%u,"
 		       "\"seconds\":%.3f,\"ios\":%" PRIu64 ",\"iops\":%.1f,\"mib_s\":%.2f,"
 		       "\"lat_mean_us\":%.1f,\"lat_p50_us\":%.1f,\"lat_p99_us\":%.1f,\"lat_max_us\":%.1f,"
 		       "\"errors\":%" PRIu64 ",\"verify_mismatches\":%" PRIu64 ",\"client_cpu_s\":%.3f",
-		       workload_names[o->rw], o->bs, o->qd, o->sessions, run.block_size, secs, run.ios,
-		       iops, mib_s, mean_us, p50_us, p99_us, max_us, run.errors, run.verify_mismatches,
+		       workload_names[o->rw], o->bs, o->qd, o->sessions, o->threads, run.block_size, secs,
+		       run.total.ios,
+		       iops, mib_s, mean_us, p50_us, p99_us, max_us, run.total.errors, run.total.verify_mismatches,
 		       self_cpu);
 		printf(",\"verified_reads\":%" PRIu64 ",\"final_check_reads\":%" PRIu64
 		       ",\"dead_sessions\":%u,\"logout_failures\":%" PRIu64,
-		       run.verified_reads, run.sweep_reads, dead_sessions(&run), run.logout_failures);
+		       run.total.verified_reads, run.total.sweep_reads, dead_sessions(&run.all), run.logout_failures);
 		if (have_cpu)
 			printf(",\"daemon_pid\":%ld,\"daemon_cpu_s\":%.3f,\"daemon_cpu_us_per_io\":%.3f",
 			       o->pid, daemon_cpu, cpu_us_per_io);
 		printf("}\n");
 	} else {
-		printf("iscsi-load: %s bs=%u qd=%u sessions=%u over %.2f s (LUN block %u B)\n",
-		       workload_names[o->rw], o->bs, o->qd, o->sessions, secs, run.block_size);
-		printf("  %" PRIu64 " I/Os  %.0f IOPS  %.1f MiB/s\n", run.ios, iops, mib_s);
+		printf("iscsi-load: %s bs=%u qd=%u sessions=%u threads=%u over %.2f s (LUN block %u B)\n",
+		       workload_names[o->rw], o->bs, o->qd, o->sessions, o->threads, secs,
+		       run.block_size);
+		printf("  %" PRIu64 " I/Os  %.0f IOPS  %.1f MiB/s\n", run.total.ios, iops, mib_s);
 		printf("  latency us: mean %.1f  p50 %.1f  p99 %.1f  max %.1f\n", mean_us, p50_us, p99_us,
 		       max_us);
 		if (have_cpu)
@@ -1067,22 +1263,22 @@ int main(int argc, char **argv)
 		else if (o->pid)
 			printf("  daemon pid %ld: CPU time unreadable\n", o->pid);
 		printf("  client: %.2f CPU-s\n", self_cpu);
-		printf("  errors %" PRIu64 "%s", run.errors, o->verify ? "" : "\n");
+		printf("  errors %" PRIu64 "%s", run.total.errors, o->verify ? "" : "\n");
 		if (o->verify)
-			printf("  verify mismatches %" PRIu64 "\n", run.verify_mismatches);
+			printf("  verify mismatches %" PRIu64 "\n", run.total.verify_mismatches);
 		if (o->verify)
 			printf("  verified reads %" PRIu64 " (final check %" PRIu64 ")\n",
-			       run.verified_reads, run.sweep_reads);
-		if (dead_sessions(&run) || run.logout_failures)
-			printf("  failed sessions %u, failed logouts %" PRIu64 "\n", dead_sessions(&run),
+			       run.total.verified_reads, run.total.sweep_reads);
+		if (dead_sessions(&run.all) || run.logout_failures)
+			printf("  failed sessions %u, failed logouts %" PRIu64 "\n", dead_sessions(&run.all),
 			       run.logout_failures);
 	}
-	if (o->once && !run.errors && run.ios != run.units) {
-		fprintf(stderr, "iscsi-load: --once completed %" PRIu64 " of %" PRIu64 " I/Os\n", run.ios,
+	if (o->once && !run.total.errors && run.total.ios != run.units) {
+		fprintf(stderr, "iscsi-load: --once completed %" PRIu64 " of %" PRIu64 " I/Os\n", run.total.ios,
 			run.units);
 		return 1;
 	}
-	return (run.errors || run.verify_mismatches || dead_sessions(&run) || run.logout_failures)
+	return (run.total.errors || run.total.verify_mismatches || dead_sessions(&run.all) || run.logout_failures)
 		       ? 1
 		       : 0;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turns bench/run.sh's raw JSON lines into the medians-and-ratios table, printed and appended to docs/performance.md."""
+"""Turns bench/run.sh's raw JSON lines into the medians-and-ratios tables (targed vs tgt, io_threads 2 vs 1), printed and appended to docs/performance.md."""
 import json
 import os
 import platform
@@ -55,6 +55,82 @@ def median_of(runs, key):
     return statistics.median(vals) if vals else None
 
 
+# Issue 9: "with 2 I/O threads and 4 sessions, aggregate IOPS >= 1.6x one thread".
+SCALING_GOAL = 1.6
+SCALING_CONFIGS = ("io_threads=1", "io_threads=2")
+
+
+def read_rows(path):
+    try:
+        with open(path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+
+
+def add_rates(rows):
+    """CPU-seconds per second of the measured window, of the daemon and of the client."""
+    for r in rows:
+        secs = r.get("seconds") or 0
+        if secs and "failed" not in r:
+            r["client_cpu_per_s"] = r["client_cpu_s"] / secs
+            if "daemon_cpu_s" in r:
+                r["daemon_cpu_per_s"] = r["daemon_cpu_s"] / secs
+
+
+def problems(runs):
+    bad = [r for r in runs if "failed" in r or r.get("client_status") or r.get("errors")]
+    return f"{len(bad)} run(s) failed or had errors" if bad else None
+
+
+def raw_table(rows):
+    raw = ["| workload | target | round | IOPS | MiB/s | mean µs | p99 µs | daemon CPU-s | CPU-µs/IO | client CPU-s | errors |",
+           "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for r in rows:
+        if "failed" in r:
+            raw.append(f"| {r['workload']} | {r['target']} | {r['round']} | failed: {r['failed']} |||||||")
+            continue
+        raw.append(
+            f"| {r['workload']} | {r['target']} | {r['round']} | {fmt(r['iops'])} | {fmt(r['mib_s'], 1)} "
+            f"| {fmt(r['lat_mean_us'])} | {fmt(r['lat_p99_us'])} | {fmt(r.get('daemon_cpu_s'), 2)} "
+            f"| {fmt(r.get('daemon_cpu_us_per_io'), 2)} | {fmt(r['client_cpu_s'], 2)} | {r['errors']} |")
+    return raw
+
+
+def scaling_table(rows):
+    """io_threads=2 against io_threads=1 per workload: the IOPS of every round, medians, ratio,
+    and the CPU both sides used, so a reader can see whether the client or the machine ran out."""
+    table = [
+        "| workload | io_threads=1 IOPS (runs) | io_threads=2 IOPS (runs) | median 1 | median 2 "
+        "| ratio 2 ÷ 1 | goal | met | daemon CPU-s/s 1 / 2 | client CPU-s/s 1 / 2 "
+        "| daemon + client CPU-s/s 1 / 2 |",
+        "|---|---|---|--:|--:|--:|---|---|--:|--:|--:|",
+    ]
+    for w in dict.fromkeys(r["workload"] for r in rows):
+        med, runs_text, notes = {}, {}, []
+        for c in SCALING_CONFIGS:
+            runs = [r for r in rows if r["workload"] == w and r["target"] == c]
+            ok = [r for r in runs if "failed" not in r]
+            if problems(runs):
+                notes.append(f"{c}: {problems(runs)}")
+            runs_text[c] = " / ".join("failed" if "failed" in r else fmt(r["iops"]) for r in runs)
+            med[c] = {k: median_of(ok, k) for k in ("iops", "daemon_cpu_per_s", "client_cpu_per_s")}
+            d, cl = med[c]["daemon_cpu_per_s"], med[c]["client_cpu_per_s"]
+            med[c]["busy"] = d + cl if d is not None and cl is not None else None
+        one, two = med[SCALING_CONFIGS[0]], med[SCALING_CONFIGS[1]]
+        x = ratio(two["iops"], one["iops"])
+        met = "yes" if x is not None and x >= SCALING_GOAL else "no"
+        if notes:
+            met += " (" + "; ".join(notes) + ")"
+        table.append(
+            f"| {w} | {runs_text[SCALING_CONFIGS[0]]} | {runs_text[SCALING_CONFIGS[1]]} "
+            f"| {fmt(one['iops'])} | {fmt(two['iops'])} | {fmt_ratio(x)} | ≥{SCALING_GOAL}x IOPS | {met} "
+            f"| {fmt(one['daemon_cpu_per_s'], 2)} / {fmt(two['daemon_cpu_per_s'], 2)} "
+            f"| {fmt(one['client_cpu_per_s'], 2)} / {fmt(two['client_cpu_per_s'], 2)} "
+            f"| {fmt(one['busy'], 2)} / {fmt(two['busy'], 2)} |")
+    return table
+
+
 def goal_for(workload):
     # Labels look like "randread 4k QD32" (plus " xN" for several sessions).
     parts = workload.split()
@@ -65,8 +141,10 @@ def goal_for(workload):
 
 def main():
     results_path, doc_path = sys.argv[1], sys.argv[2]
-    with open(results_path) as f:
-        rows = [json.loads(line) for line in f if line.strip()]
+    rows = read_rows(results_path)
+    scaling_rows = read_rows(sys.argv[3]) if len(sys.argv) > 3 else []
+    add_rates(rows)
+    add_rates(scaling_rows)
     workloads = list(dict.fromkeys(r["workload"] for r in rows))
 
     table = [
@@ -79,17 +157,10 @@ def main():
         med = {}
         notes = []
         for t in TARGETS:
-            ok = [r for r in rows if r["workload"] == w and r["target"] == t and "failed" not in r]
-            bad = [r for r in rows if r["workload"] == w and r["target"] == t and
-                   ("failed" in r or r.get("client_status") or r.get("errors"))]
-            if bad:
-                notes.append(f"{t}: {len(bad)} run(s) failed or had errors")
-            for r in ok:
-                secs = r.get("seconds") or 0
-                if secs:
-                    r["client_cpu_per_s"] = r["client_cpu_s"] / secs
-                    if "daemon_cpu_s" in r:
-                        r["daemon_cpu_per_s"] = r["daemon_cpu_s"] / secs
+            runs = [r for r in rows if r["workload"] == w and r["target"] == t]
+            ok = [r for r in runs if "failed" not in r]
+            if problems(runs):
+                notes.append(f"{t}: {problems(runs)}")
             med[t] = {k: median_of(ok, k) for k in
                       ("iops", "mib_s", "lat_p99_us", "daemon_cpu_us_per_io", "daemon_cpu_per_s",
                        "client_cpu_per_s")}
@@ -120,17 +191,6 @@ def main():
             f"| {fmt(a['client_cpu_per_s'], 2)} / {fmt(b['client_cpu_per_s'], 2)} "
             f"| {goal_text} | {met} |")
 
-    raw = ["| workload | target | round | IOPS | MiB/s | mean µs | p99 µs | daemon CPU-s | CPU-µs/IO | client CPU-s | errors |",
-           "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
-    for r in rows:
-        if "failed" in r:
-            raw.append(f"| {r['workload']} | {r['target']} | {r['round']} | failed: {r['failed']} |||||||")
-            continue
-        raw.append(
-            f"| {r['workload']} | {r['target']} | {r['round']} | {fmt(r['iops'])} | {fmt(r['mib_s'], 1)} "
-            f"| {fmt(r['lat_mean_us'])} | {fmt(r['lat_p99_us'])} | {fmt(r.get('daemon_cpu_s'), 2)} "
-            f"| {fmt(r.get('daemon_cpu_us_per_io'), 2)} | {fmt(r['client_cpu_s'], 2)} | {r['errors']} |")
-
     env = os.environ.get
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     commit = sh("git", "-C", root, "rev-parse", "--short", "HEAD")
@@ -141,39 +201,59 @@ def main():
         f"- date: {env('BENCH_STARTED', '?')}; targe {commit or '?'}",
         f"- machine: kernel {platform.release()}, {os.cpu_count()} CPUs ({cpu_model()}), "
         f"load average before/after {env('BENCH_LOAD_BEFORE', '?')} / {env('BENCH_LOAD_AFTER', '?')}",
-        f"- versions: tgt {sh('dpkg-query', '-W', '-f=${Version}', 'tgt') or '?'}, "
-        f"libiscsi {sh('dpkg-query', '-W', '-f=${Version}', 'libiscsi7') or '?'}; targed io_threads: {threads}",
+        (f"- versions: tgt {sh('dpkg-query', '-W', '-f=${Version}', 'tgt') or '?'}, "
+         f"libiscsi {sh('dpkg-query', '-W', '-f=${Version}', 'libiscsi7') or '?'}; targed io_threads: {threads}"
+         if rows else f"- versions: libiscsi {sh('dpkg-query', '-W', '-f=${Version}', 'libiscsi7') or '?'}"),
         f"- command: `{env('BENCH_COMMAND', 'bench/run.sh')}` (what `make bench` runs, with these settings)",
-        f"- client per run: `{env('BENCH_CLIENT', '?')}`",
-        f"- tgt: `{env('BENCH_TGT_SETUP', '?')}`; targed: file backend, same data, LUN 0",
     ]
+    if rows:
+        machine += [
+            f"- client per run: `{env('BENCH_CLIENT', '?')}`",
+            f"- tgt: `{env('BENCH_TGT_SETUP', '?')}`; targed: file backend, same data, LUN 0",
+        ]
+    if scaling_rows:
+        machine.append(f"- scaling: targed alone, restarted with global.io_threads = 1 and 2 in turn; "
+                       f"client per run: `{env('BENCH_SCALING_CLIENT', '?')}`")
     if env("BENCH_NOTE"):
         machine.append(f"- note: {env('BENCH_NOTE')}")
+    scaling = scaling_table(scaling_rows) if scaling_rows else []
+    # What nproc prints: the CPUs this process may run on, the ones client and daemon share.
+    cpus = len(os.sched_getaffinity(0))
+    scaling_text = (f"I/O thread scaling: medians of the rounds; ratio = io_threads=2 ÷ io_threads=1; "
+                    f"this machine has {cpus} CPUs (nproc), shared by daemon, client, loopback "
+                    f"TCP and whatever else runs (see the load average): \"daemon + client\" near "
+                    f"{cpus} means the machine, not targed, is the limit, and client CPU-s/s near "
+                    f"the client's thread count means the client is.")
 
     print()
     print("\n".join(machine))
-    print()
-    print("medians (targed / tgt; × = targed ÷ tgt):")
-    print("\n".join(table))
+    if rows:
+        print()
+        print("medians (targed / tgt; × = targed ÷ tgt):")
+        print("\n".join(table))
+    if scaling:
+        print()
+        print(scaling_text)
+        print("\n".join(scaling))
 
     if doc_path == "-":
         return 0
     if not os.path.exists(doc_path) or os.path.getsize(doc_path) == 0:
         with open(doc_path, "w") as f:
             f.write("# Performance\n\nMeasurements written by `make bench` (bench/run.sh).\n\n## Runs\n")
-    section = [
-        "",
-        f"### {env('BENCH_STARTED', '?')}: targed vs tgt on loopback",
-        "",
-        *machine,
-        "",
-        "Medians of the rounds; × is targed ÷ tgt (for CPU per I/O, lower is better).",
-        "",
-        *table,
-        "",
+    title = "targed vs tgt on loopback" if rows else "targed I/O thread scaling on loopback"
+    if rows and scaling_rows:
+        title += ", and I/O thread scaling"
+    section = ["", f"### {env('BENCH_STARTED', '?')}: {title}", "", *machine, ""]
+    if rows:
+        section += ["Medians of the rounds; × is targed ÷ tgt (for CPU per I/O, lower is better).",
+                    "", *table, ""]
+    if scaling:
+        section += [scaling_text, "", *scaling, ""]
+    section += [
         "<details><summary>every run, in the order they ran</summary>",
         "",
-        *raw,
+        *raw_table(rows + scaling_rows),
         "",
         "</details>",
         "",

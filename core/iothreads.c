@@ -4,6 +4,7 @@
 #include <ev.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,10 @@ struct io_thread {
 	struct ev_loop *loop;
 	struct tg_ioengine *engine;
 	ev_async stop;
+	/* Set before stop is sent: libev's wake-up alone may carry no ordering a thread checker
+	 * sees (a loop that is awake takes it through its own fences), and the stopping hook
+	 * must see what the stopper did before. */
+	atomic_bool stop_requested;
 	/* start-up report: 0 starting, 1 running, -1 failed */
 	pthread_mutex_t start_lock;
 	pthread_cond_t started;
@@ -27,13 +32,18 @@ struct io_thread {
 
 struct tg_io_threads {
 	unsigned count;
-	int (*init)(void *arg, unsigned index, struct ev_loop *loop, struct tg_ioengine *engine);
+	struct tg_io_thread_ops ops;
 	void *arg;
 	struct io_thread *threads;
 };
 
 static void stop_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
+	struct io_thread *t = w->data;
+	if (!atomic_load(&t->stop_requested))
+		return;
+	if (t->set->ops.stopping)
+		t->set->ops.stopping(t->set->arg, t->index);
 	ev_async_stop(loop, w);
 	ev_break(loop, EVBREAK_ALL);
 }
@@ -51,8 +61,8 @@ static void *thread_main(void *arg)
 	struct io_thread *t = arg;
 	t->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
 	t->engine = t->loop ? tg_ioengine_create(t->loop) : NULL;
-	if (t->engine && t->set->init &&
-	    t->set->init(t->set->arg, t->index, t->loop, t->engine) != 0) {
+	if (t->engine && t->set->ops.init &&
+	    t->set->ops.init(t->set->arg, t->index, t->loop, t->engine) != 0) {
 		tg_ioengine_destroy(t->engine);
 		t->engine = NULL;
 	}
@@ -64,19 +74,20 @@ static void *thread_main(void *arg)
 		return NULL;
 	}
 	ev_async_init(&t->stop, stop_cb);
+	t->stop.data = t;
 	ev_async_start(t->loop, &t->stop);
 	report_start(t, 1);
 	ev_run(t->loop, 0);
 	/* What this thread keeps for reuse would be lost with it. */
+	if (t->set->ops.ended)
+		t->set->ops.ended(t->set->arg, t->index);
 	tg_buf_cache_drop();
 	return NULL;
 }
 
 struct tg_io_threads *tg_io_threads_start(unsigned count, const char *name,
-					  int (*init)(void *arg, unsigned index,
-						      struct ev_loop *loop,
-						      struct tg_ioengine *engine),
-					  void *arg, char *err, size_t errlen)
+					  const struct tg_io_thread_ops *ops, void *arg,
+					  char *err, size_t errlen)
 {
 	struct tg_io_threads *set = calloc(1, sizeof(*set));
 	if (set)
@@ -86,7 +97,8 @@ struct tg_io_threads *tg_io_threads_start(unsigned count, const char *name,
 		snprintf(err, errlen, "I/O threads: out of memory");
 		return NULL;
 	}
-	set->init = init;
+	if (ops)
+		set->ops = *ops;
 	set->arg = arg;
 	/* Signals are the calling thread's: the I/O threads never take one. */
 	sigset_t all, old;
@@ -118,7 +130,7 @@ struct tg_io_threads *tg_io_threads_start(unsigned count, const char *name,
 			break;
 		}
 		char tname[16];
-		snprintf(tname, sizeof(tname), "%.8s%u", name, (i + 1) % 1000);
+		snprintf(tname, sizeof(tname), "%.12s%u", name, (i + 1) % 1000);
 		pthread_setname_np(t->thread, tname);
 		t->running = true;
 	}
@@ -148,9 +160,13 @@ void tg_io_threads_stop(struct tg_io_threads *threads)
 {
 	if (!threads)
 		return;
-	for (unsigned i = 0; i < threads->count; i++)
-		if (threads->threads[i].running)
-			ev_async_send(threads->threads[i].loop, &threads->threads[i].stop);
+	for (unsigned i = 0; i < threads->count; i++) {
+		struct io_thread *t = &threads->threads[i];
+		if (!t->running)
+			continue;
+		atomic_store(&t->stop_requested, true);
+		ev_async_send(t->loop, &t->stop);
+	}
 	for (unsigned i = 0; i < threads->count; i++) {
 		struct io_thread *t = &threads->threads[i];
 		if (!t->running)
@@ -160,18 +176,21 @@ void tg_io_threads_stop(struct tg_io_threads *threads)
 	}
 }
 
-void tg_io_threads_drain(struct tg_io_threads *threads)
+void tg_io_threads_drain_with(struct tg_io_threads *threads, struct tg_ioengine *also)
 {
-	if (!threads)
-		return;
 	/* A completion on one engine may queue work to another: until all are idle in a row. */
 	bool busy;
 	do {
-		busy = false;
-		for (unsigned i = 0; i < threads->count; i++)
+		busy = also && tg_ioengine_drain(also);
+		for (unsigned i = 0; threads && i < threads->count; i++)
 			if (threads->threads[i].engine)
 				busy |= tg_ioengine_drain(threads->threads[i].engine);
 	} while (busy);
+}
+
+void tg_io_threads_drain(struct tg_io_threads *threads)
+{
+	tg_io_threads_drain_with(threads, NULL);
 }
 
 void tg_io_threads_destroy(struct tg_io_threads *threads)

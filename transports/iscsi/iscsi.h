@@ -23,6 +23,7 @@ struct iscsi_cmd;
 struct iscsi_tx_pdu;
 struct iser_server;
 struct iscsi_worker;
+struct tg_io_threads;
 
 /* Commands a session may have in flight; MaxCmdSN advertises the free slots. */
 #define ISCSI_SESSION_CMDS 128
@@ -152,6 +153,7 @@ struct iscsi_server {
 	pthread_mutex_t table_lock;
 	struct iscsi_worker *workers;  /* on the main loop's server: worker_count of them */
 	unsigned worker_count;
+	struct tg_io_threads *worker_threads; /* their threads, loops and engines */
 	unsigned thread_index;         /* 0 for the main loop, 1.. for workers (logs) */
 	atomic_uint conn_count;        /* connections on this loop, for placing new ones */
 	/* On the shared server: transports.iscsi.login_timeout (s, 0 = none) and max_sessions

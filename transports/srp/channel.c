@@ -876,7 +876,8 @@ int srp_server_start(struct ev_loop *loop, struct tg_ioengine *engine, struct tg
 	if (io_threads) {
 		/* Channels go to these threads; the main loop keeps the listeners and logins. */
 		server->loop_count = 1 + io_threads;
-		server->threads = tg_io_threads_start(io_threads, "srp-io", thread_init, server,
+		static const struct tg_io_thread_ops thread_ops = { .init = thread_init };
+		server->threads = tg_io_threads_start(io_threads, "srp-io", &thread_ops, server,
 						      err, errlen);
 		if (!server->threads) {
 			server->loop_count = 1;
