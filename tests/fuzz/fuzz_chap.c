@@ -11,6 +11,7 @@
 #include "core/chap.h"
 #include "core/log.h"
 #include "core/runtime.h"
+#include "harness.h"
 #include "transports/iscsi/auth.h"
 #include "transports/iscsi/iscsi.h"
 
@@ -20,16 +21,6 @@
  * separated by 0xff bytes for parts 1 and 3; limiter operations for part 2.
  */
 enum part { PART_VALUES = 0, PART_EXCHANGE = 1, PART_LIMITER = 2 };
-
-#define CHECK(cond, ...)                                                                      \
-	do {                                                                                  \
-		if (!(cond)) {                                                                \
-			fprintf(stderr, "fuzz_chap: check failed: %s: ", #cond);              \
-			fprintf(stderr, __VA_ARGS__);                                         \
-			fputc('\n', stderr);                                                  \
-			__builtin_trap();                                                     \
-		}                                                                             \
-	} while (0)
 
 /* ---- binary values ---- */
 
@@ -423,14 +414,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	/* Failed exchanges log a warning each; only errors are worth a line unless asked. */
-	const char *level = getenv("TARGE_FUZZ_LOG");
-	enum tg_log_level log_level = TG_LOG_ERROR;
-	if (level && !tg_log_level_parse(level, &log_level)) {
-		fprintf(stderr, "fuzz_chap: TARGE_FUZZ_LOG must be error, warn, info or debug\n");
-		exit(1);
-	}
-	tg_log_set_level(log_level);
+	/* Failed exchanges log a warning each. */
+	fuzz_log_level_from_env();
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/nexus.h"
 #include "core/runtime.h"
+#include "harness.h"
 #include "tests/unit/json_check.h"
 
 /*
@@ -20,16 +21,6 @@
  * listed by "sessions", 2 a sequence of JSON writer calls encoded in the rest.
  */
 enum part { PART_REQUEST = 0, PART_SESSION = 1, PART_WRITER = 2, PART_COUNT = 3 };
-
-#define CHECK(cond, ...)                                                                      \
-	do {                                                                                  \
-		if (!(cond)) {                                                                \
-			fprintf(stderr, "fuzz_control: check failed: %s: ", #cond);           \
-			fprintf(stderr, __VA_ARGS__);                                         \
-			fputc('\n', stderr);                                                  \
-			__builtin_trap();                                                     \
-		}                                                                             \
-	} while (0)
 
 static const struct dev_backend_ops fake_ops = { .name = "file" };
 static struct tg_device dev = { .name = "disk0", .ops = &fake_ops, .block_size = 512,

@@ -1,24 +1,14 @@
 /* libFuzzer target: an initiator's byte stream through the real iSCSI connection, login, CHAP, session, SCSI and TMF code. */
-#include <errno.h>
-#include <ev.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
-#include "config/config.h"
-#include "core/ioengine.h"
-#include "core/log.h"
-#include "core/runtime.h"
 #include "core/scsi.h"
+#include "iscsi_harness.h"
 #include "transports/iscsi/digest.h"
-#include "transports/iscsi/iscsi.h"
 
 /*
  * Input: two control bytes, then what the initiator sends (gen-corpus-fuzz_iscsi_conn.py
@@ -42,22 +32,12 @@
 /* Waits of up to 10 ms for commands in the backend after a piece of input. */
 #define SETTLE_TURNS 100
 
-#define CHECK(cond, ...)                                                                      \
-	do {                                                                                  \
-		if (!(cond)) {                                                                \
-			fprintf(stderr, "fuzz_iscsi_conn: check failed: %s: ", #cond);        \
-			fprintf(stderr, __VA_ARGS__);                                         \
-			fputc('\n', stderr);                                                  \
-			__builtin_trap();                                                     \
-		}                                                                             \
-	} while (0)
-
 static const char config_template[] =
 	"global = { log_level = \"error\"; };\n"
 	"transports = { iscsi = { listen = [ \"127.0.0.1:3260\" ]; }; };\n"
 	"devices = (\n"
-	"  { name = \"disk0\"; backend = \"file\"; path = \"%s/disk0.img\"; size = \"4M\"; },\n"
-	"  { name = \"disk1\"; backend = \"file\"; path = \"%s/disk1.img\"; size = \"1M\";\n"
+	"  { name = \"disk0\"; backend = \"file\"; path = \"%1$s/disk0.img\"; size = \"4M\"; },\n"
+	"  { name = \"disk1\"; backend = \"file\"; path = \"%1$s/disk1.img\"; size = \"1M\";\n"
 	"    block_size = 4096; }\n"
 	");\n"
 	"targets = (\n"
@@ -75,31 +55,12 @@ static const char config_template[] =
 	");\n";
 
 static struct {
-	char dir[256];
 	struct tg_config *config;
 	struct ev_loop *loop;
 	struct iscsi_portal portals[2];
 	unsigned peer_counter;
 	bool dump; /* TARGE_FUZZ_DUMP set: one line per target PDU, to check what a seed reaches */
 } env;
-
-static void fatal(const char *what)
-{
-	fprintf(stderr, "fuzz_iscsi_conn: %s\n", what);
-	exit(1);
-}
-
-static void remove_dir(void)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/disk0.img", env.dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/disk1.img", env.dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/targe.conf", env.dir);
-	unlink(path);
-	rmdir(env.dir);
-}
 
 static void set_portal(struct iscsi_portal *portal, int family, const char *name, uint16_t port)
 {
@@ -123,35 +84,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *level = getenv("TARGE_FUZZ_LOG");
-	enum tg_log_level log_level = TG_LOG_ERROR;
-	if (level && !tg_log_level_parse(level, &log_level))
-		fatal("TARGE_FUZZ_LOG must be error, warn, info or debug");
 	env.dump = getenv("TARGE_FUZZ_DUMP") != NULL;
 	/* The target writes to a peer that may already have gone. */
 	signal(SIGPIPE, SIG_IGN);
-
-	/* tmpfs when there is one: SYNCHRONIZE CACHE and FUA writes then cost nothing. */
-	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR");
-	snprintf(env.dir, sizeof(env.dir), "%s/targe-fuzz-conn.XXXXXX", base ? base : "/tmp");
-	if (!mkdtemp(env.dir))
-		fatal("cannot create a scratch directory");
-	atexit(remove_dir);
-
-	char path[512];
-	snprintf(path, sizeof(path), "%s/targe.conf", env.dir);
-	FILE *f = fopen(path, "w");
-	if (!f)
-		fatal("cannot write the config");
-	fprintf(f, config_template, env.dir, env.dir);
-	fclose(f);
-	char err[1024];
-	if (tg_config_load(path, &env.config, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s\n", err);
-		fatal("config refused");
-	}
-	tg_log_set_level(log_level);
-
+	env.config = fuzz_scratch_config(config_template);
+	fuzz_log_level_from_env();
 	env.loop = ev_loop_new(EVFLAG_AUTO);
 	if (!env.loop)
 		fatal("no event loop");
@@ -170,25 +107,6 @@ struct output_check {
 	unsigned pdus;
 };
 
-static bool target_opcode(uint8_t op)
-{
-	switch (op) {
-	case ISCSI_OP_NOP_IN:
-	case ISCSI_OP_SCSI_RSP:
-	case ISCSI_OP_TMF_RSP:
-	case ISCSI_OP_LOGIN_RSP:
-	case ISCSI_OP_TEXT_RSP:
-	case ISCSI_OP_DATA_IN:
-	case ISCSI_OP_LOGOUT_RSP:
-	case ISCSI_OP_R2T:
-	case ISCSI_OP_ASYNC_MSG:
-	case ISCSI_OP_REJECT:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static int note_digest_key(void *arg, const char *key, const char *value)
 {
 	struct output_check *out = arg;
@@ -205,7 +123,7 @@ static void check_pdu(struct output_check *out, const uint8_t *pdu, uint32_t dsl
 	if (env.dump)
 		fprintf(stderr, "target PDU %#04x flags %#04x byte2-3 %02x%02x ITT %#x TTT %#x DSL %u\n",
 			op, pdu[1], pdu[2], pdu[3], get_be32(pdu + 16), get_be32(pdu + 20), dsl);
-	CHECK(target_opcode(op) && (pdu[0] & 0xc0) == 0, "opcode byte %#x", pdu[0]);
+	CHECK(fuzz_target_opcode(op) && (pdu[0] & 0xc0) == 0, "opcode byte %#x", pdu[0]);
 	CHECK(pdu[4] == 0, "target PDU with TotalAHSLength %u", pdu[4]);
 	size_t at = ISCSI_BHS_LEN;
 	if (out->header_digest) {
@@ -351,18 +269,12 @@ static void pump(struct run *run, int turns)
 static bool backend_busy(const struct iscsi_server *server)
 {
 	for (const struct iscsi_conn *conn = server->conns; conn; conn = conn->next) {
-		if (!conn->session)
-			continue;
-		for (int i = 0; i < ISCSI_SESSION_CMDS; i++) {
-			const struct iscsi_cmd *cmd = &conn->session->cmds[i];
-			if (cmd->in_use && cmd->submitted && !cmd->write_pending &&
-			    !cmd->response_queued) {
-				if (env.dump)
-					fprintf(stderr, "busy: ITT %#x CDB %02x state %s\n", cmd->itt,
-						cmd->task.cdb[0],
-						tg_task_state_name(cmd->task.state));
-				return true;
-			}
+		const struct iscsi_cmd *cmd = conn->session ? fuzz_busy_cmd(conn->session) : NULL;
+		if (cmd) {
+			if (env.dump)
+				fprintf(stderr, "busy: ITT %#x CDB %02x state %s\n", cmd->itt,
+					cmd->task.cdb[0], tg_task_state_name(cmd->task.state));
+			return true;
 		}
 	}
 	return false;
@@ -377,20 +289,13 @@ static bool answers_pending(const struct iscsi_server *server)
 	return backend_busy(server);
 }
 
-static void wake_up(struct ev_loop *loop, ev_timer *w, int revents) {}
-
 /* Lets the commands of the piece just written finish (their I/O takes microseconds on tmpfs)
  * before the next piece, so that seeds behave as a patient initiator's session would. */
 static void settle(struct run *run)
 {
 	pump(run, 1);
-	ev_timer timeout;
-	ev_timer_init(&timeout, wake_up, 0.01, 0.);
 	for (int i = 0; i < SETTLE_TURNS && backend_busy(&run->server); i++) {
-		/* Sleeps until an I/O completion (or the timeout) wakes the loop. */
-		ev_timer_start(env.loop, &timeout);
-		ev_run(env.loop, EVRUN_ONCE);
-		ev_timer_stop(env.loop, &timeout);
+		fuzz_wait(env.loop);
 		drain_all(run);
 	}
 }
@@ -497,28 +402,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&run, 0, sizeof(run));
 	run.rng = 0x9e3779b97f4a7c15ull ^ cut;
 
-	/* A fresh runtime each time: device state (reservations, UAs) does not leak between
-	 * inputs, and whatever an input leaves allocated there shows up as a leak. */
-	struct tg_runtime *runtime = NULL;
-	char err[1024];
-	if (tg_runtime_build(env.config, &runtime, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s\n", err);
-		fatal("runtime refused");
-	}
-	struct tg_ioengine *engine = tg_ioengine_create(env.loop);
-	if (!engine)
-		fatal("no I/O engine");
 	struct iscsi_server *server = &run.server;
-	server->loop = env.loop;
-	server->engine = engine;
-	server->runtime = runtime;
+	fuzz_server_start(server, env.loop, env.config);
 	/* Copies, since iscsi_server_stop frees them (and closes their fds, -1 here). */
 	server->portals = malloc(sizeof(env.portals));
 	if (!server->portals)
 		fatal("out of memory");
 	memcpy(server->portals, env.portals, sizeof(env.portals));
 	server->portal_count = sizeof(env.portals) / sizeof(env.portals[0]);
-	server->next_tsih = 1;
 	limits_from(&server->limits, limits);
 
 	bool second = cut & 0x08, hang_up = cut & 0x10, at_once = hang_up && (cut & 0x40);
@@ -547,19 +438,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		pump(&run, 1);
 	}
 	/* Commands still in the backend come back now; their sessions free themselves. */
-	tg_ioengine_destroy(engine);
+	tg_ioengine_destroy(server->engine);
 	/* What the server keeps in the loop goes with it, as when the daemon stops. */
 	iscsi_server_stop(server);
 	drain_all(&run);
-	/* With every connection gone and every command back, nothing may be left: a session
-	 * still draining here would never be freed. */
-	CHECK(server->conns == NULL && server->sessions == NULL && server->draining == NULL,
-	      "a session outlived its connection");
+	fuzz_check_no_session_left(server);
 	for (unsigned i = 0; i < run.count; i++) {
 		if (run.initiators[i].fd >= 0)
 			close(run.initiators[i].fd);
 		free(run.initiators[i].out.buf);
 	}
-	tg_runtime_destroy(runtime);
+	tg_runtime_destroy(server->runtime);
 	return 0;
 }

@@ -1,19 +1,10 @@
 /* libFuzzer target: the iSER header + iSCSI PDU parse path and the iSER datamover behind it, fed the SENDs an initiator could make, over an RDMA loopback (no device needed). */
-#include <errno.h>
-#include <ev.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-#include "config/config.h"
-#include "core/ioengine.h"
-#include "core/log.h"
-#include "core/runtime.h"
 #include "core/scsi.h"
+#include "iscsi_harness.h"
 #include "transports/iser/iser_internal.h"
 #include "transports/iser/proto.h"
 
@@ -24,16 +15,6 @@
  * that many bytes, delivered as the SENDs the target receives. gen-corpus-fuzz_iser.py writes
  * the seeds in this form.
  */
-#define CHECK(cond, ...)                                                                      \
-	do {                                                                                  \
-		if (!(cond)) {                                                                \
-			fprintf(stderr, "fuzz_iser: check failed: %s: ", #cond);              \
-			fprintf(stderr, __VA_ARGS__);                                         \
-			fputc('\n', stderr);                                                  \
-			__builtin_trap();                                                     \
-		}                                                                             \
-	} while (0)
-
 #define OPS_MAX 1024
 #define INIT_MEM (1u << 20)
 #define SETTLE_TURNS 100
@@ -41,54 +22,21 @@
 static const char config_template[] =
 	"global = { log_level = \"error\"; };\n"
 	"transports = { iser = { listen = [ \"127.0.0.1:3260\" ]; }; };\n"
-	"devices = ( { name = \"disk0\"; backend = \"file\"; path = \"%s/disk0.img\"; size = \"4M\"; } );\n"
+	"devices = ( { name = \"disk0\"; backend = \"file\"; path = \"%1$s/disk0.img\"; size = \"4M\"; } );\n"
 	"targets = ( { name = \"iqn.2026-11.org.targe:fuzz\"; transports = [ \"iser\" ];\n"
 	"              luns = ( { lun = 0; device = \"disk0\"; } ); } );\n";
 
 static struct {
-	char dir[256];
 	struct tg_config *config;
 	struct ev_loop *loop;
 } env;
-
-static void fatal(const char *what)
-{
-	fprintf(stderr, "fuzz_iser: %s\n", what);
-	exit(1);
-}
-
-static void remove_dir(void)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/disk0.img", env.dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/targe.conf", env.dir);
-	unlink(path);
-	rmdir(env.dir);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-	snprintf(env.dir, sizeof(env.dir), "%s/targe-fuzz-iser.XXXXXX", base);
-	if (!mkdtemp(env.dir))
-		fatal("cannot create a scratch directory");
-	atexit(remove_dir);
-	char path[512];
-	snprintf(path, sizeof(path), "%s/targe.conf", env.dir);
-	FILE *f = fopen(path, "w");
-	if (!f)
-		fatal("cannot write the config");
-	fprintf(f, config_template, env.dir);
-	fclose(f);
-	char err[1024];
-	if (tg_config_load(path, &env.config, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s\n", err);
-		fatal("config refused");
-	}
-	tg_log_set_level(getenv("TARGE_FUZZ_LOG") ? TG_LOG_DEBUG : TG_LOG_ERROR);
+	env.config = fuzz_scratch_config(config_template);
+	fuzz_log_level_from_env();
 	env.loop = ev_loop_new(EVFLAG_AUTO);
 	if (!env.loop)
 		fatal("no event loop");
@@ -176,22 +124,10 @@ static const struct iser_rdma_ops loopback_ops = {
 	.buf_alloc = lb_buf_alloc, .buf_free = lb_buf_free,
 };
 
+/* Data-In and R2T never travel over iSER: RDMA WRITE and READ replace them. */
 static bool target_opcode(uint8_t op)
 {
-	switch (op) {
-	case ISCSI_OP_NOP_IN:
-	case ISCSI_OP_SCSI_RSP:
-	case ISCSI_OP_TMF_RSP:
-	case ISCSI_OP_LOGIN_RSP:
-	case ISCSI_OP_TEXT_RSP:
-	case ISCSI_OP_LOGOUT_RSP:
-	case ISCSI_OP_ASYNC_MSG:
-	case ISCSI_OP_REJECT:
-		return true;
-	default:
-		/* Data-In and R2T never travel over iSER: RDMA WRITE and READ replace them. */
-		return false;
-	}
+	return fuzz_target_opcode(op) && op != ISCSI_OP_DATA_IN && op != ISCSI_OP_R2T;
 }
 
 /* What the target SENDs must be a HelloReply or one well-formed target PDU. */
@@ -251,22 +187,14 @@ static void complete_one(struct iser_conn *ic)
 static bool busy_list(const struct iscsi_session *s)
 {
 	for (; s; s = s->next)
-		for (int i = 0; i < ISCSI_SESSION_CMDS; i++) {
-			const struct iscsi_cmd *cmd = &s->cmds[i];
-			if (cmd->in_use && cmd->submitted && !cmd->write_pending &&
-			    !cmd->response_queued)
-				return true;
-		}
+		if (fuzz_busy_cmd(s))
+			return true;
 	return false;
 }
-
-static void wake_up(struct ev_loop *loop, ev_timer *w, int revents) {}
 
 /* Runs ops and the backend until nothing moves (or, impatient, one turn). */
 static void pump(struct iser_conn *ic, struct iscsi_server *server, bool patient)
 {
-	ev_timer timeout;
-	ev_timer_init(&timeout, wake_up, 0.01, 0.);
 	for (int turn = 0; turn < SETTLE_TURNS; turn++) {
 		while (lb.nops)
 			complete_one(ic);
@@ -274,9 +202,7 @@ static void pump(struct iser_conn *ic, struct iscsi_server *server, bool patient
 		if (!patient || (!lb.nops && !busy_list(server->sessions) &&
 				 !busy_list(server->draining)))
 			break;
-		ev_timer_start(env.loop, &timeout);
-		ev_run(env.loop, EVRUN_ONCE);
-		ev_timer_stop(env.loop, &timeout);
+		fuzz_wait(env.loop);
 	}
 }
 
@@ -312,20 +238,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	bool patient = control & 1;
 
-	struct tg_runtime *runtime = NULL;
-	char err[1024];
-	if (tg_runtime_build(env.config, &runtime, err, sizeof(err)) != 0)
-		fatal("runtime refused");
-	struct tg_ioengine *engine = tg_ioengine_create(env.loop);
-	if (!engine)
-		fatal("no I/O engine");
 	static struct iscsi_server server;
-	memset(&server, 0, sizeof(server));
-	server.loop = env.loop;
-	server.engine = engine;
-	server.runtime = runtime;
-	server.next_tsih = 1;
-	iscsi_target_limits_default(&server.limits);
+	fuzz_server_start(&server, env.loop, env.config);
 	struct iscsi_target_limits limits;
 	iser_target_limits(&limits);
 
@@ -373,17 +287,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lb.disconnected = lb.fail_ops = true;
 	pump(ic, &server, true);
 	/* Commands still in the backend come back; their completions may post more. */
-	tg_ioengine_destroy(engine);
+	tg_ioengine_destroy(server.engine);
 	pump(ic, &server, true);
 	/* What the server keeps in the loop (the flush watcher) goes with it. */
 	iscsi_server_stop(&server);
 	CHECK(lb.nops == 0, "%u ops never completed", lb.nops);
-	CHECK(server.conns == NULL && server.sessions == NULL && server.draining == NULL,
-	      "a session outlived its connection");
+	fuzz_check_no_session_left(&server);
 	CHECK(lb.release_called, "the connection was never handed back");
 	CHECK(lb.bufs_out == 0, "%d data buffers not returned", lb.bufs_out);
 	iser_conn_released(ic);
 	CHECK(lb.regs_out == 0, "%d registrations left", lb.regs_out);
-	tg_runtime_destroy(runtime);
+	tg_runtime_destroy(server.runtime);
 	return 0;
 }

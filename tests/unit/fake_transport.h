@@ -45,15 +45,21 @@ struct fake_cmd {
 	struct fake_response rsp;
 };
 
+/* The initiator's write data arrives: as much of payload as the buffer takes, zeroes after. */
+static inline void fake_send_data(struct tg_task *task, const void *payload, size_t payload_len)
+{
+	size_t n = payload_len < task->data.len ? payload_len : task->data.len;
+	memset(task->data.base, 0, task->data.len);
+	if (n)
+		memcpy(task->data.base, payload, n);
+	tg_task_data_ready(task, TG_SR_OK);
+}
+
 static inline void fake_write_pending(struct tg_task *task)
 {
 	struct fake_cmd *cmd = FAKE_CONTAINER_OF(task, struct fake_cmd, task);
 	cmd->write_pending_calls++;
-	size_t n = cmd->payload_len < task->data.len ? cmd->payload_len : task->data.len;
-	memset(task->data.base, 0, task->data.len);
-	if (n)
-		memcpy(task->data.base, cmd->payload, n);
-	tg_task_data_ready(task, TG_SR_OK);
+	fake_send_data(task, cmd->payload, cmd->payload_len);
 }
 
 static inline void fake_queue_response(struct tg_task *task)
@@ -89,18 +95,26 @@ static inline void fake_cmd_reset(struct fake_cmd *cmd)
 	memset(cmd, 0, sizeof(*cmd));
 }
 
+/* Readies task as a transport does with a command it received; submitting is the caller's. */
+static inline void fake_task_prepare(struct tg_task *task, const struct tg_transport_ops *ops,
+				     struct tg_nexus *nexus, uint64_t lun, const uint8_t *cdb,
+				     size_t cdb_len, enum tg_data_dir dir, uint32_t exp_len)
+{
+	tg_task_init(task, nexus, ops, NULL);
+	task->lun = lun;
+	memcpy(task->cdb, cdb, cdb_len);
+	task->cdb_len = 16; /* iSCSI always carries a 16-byte CDB field */
+	task->exp_dir = dir;
+	task->exp_len = exp_len;
+}
+
 /* Submits cdb to lun through the core; the response is in cmd->rsp once the core answers. */
 static inline struct fake_response *fake_submit(struct fake_cmd *cmd, struct tg_nexus *nexus,
 						uint64_t lun, const uint8_t *cdb, size_t cdb_len,
 						enum tg_data_dir dir, uint32_t exp_len)
 {
 	fake_cmd_reset(cmd);
-	tg_task_init(&cmd->task, nexus, &fake_transport_ops, NULL);
-	cmd->task.lun = lun;
-	memcpy(cmd->task.cdb, cdb, cdb_len);
-	cmd->task.cdb_len = 16; /* iSCSI always carries a 16-byte CDB field */
-	cmd->task.exp_dir = dir;
-	cmd->task.exp_len = exp_len;
+	fake_task_prepare(&cmd->task, &fake_transport_ops, nexus, lun, cdb, cdb_len, dir, exp_len);
 	tg_task_submit(&cmd->task);
 	return &cmd->rsp;
 }
@@ -113,12 +127,8 @@ static inline struct fake_response *fake_submit_write(struct fake_cmd *cmd, stru
 	fake_cmd_reset(cmd);
 	cmd->payload = payload;
 	cmd->payload_len = payload_len;
-	tg_task_init(&cmd->task, nexus, &fake_transport_ops, NULL);
-	cmd->task.lun = lun;
-	memcpy(cmd->task.cdb, cdb, cdb_len);
-	cmd->task.cdb_len = 16;
-	cmd->task.exp_dir = TG_DIR_WRITE;
-	cmd->task.exp_len = payload_len;
+	fake_task_prepare(&cmd->task, &fake_transport_ops, nexus, lun, cdb, cdb_len, TG_DIR_WRITE,
+			  payload_len);
 	tg_task_submit(&cmd->task);
 	return &cmd->rsp;
 }

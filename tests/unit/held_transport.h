@@ -25,16 +25,6 @@ struct held_cmd {
 	unsigned order;
 };
 
-static inline void held_fill_and_go(struct held_cmd *cmd)
-{
-	struct tg_task *task = &cmd->task;
-	size_t n = cmd->payload_len < task->data.len ? cmd->payload_len : task->data.len;
-	memset(task->data.base, 0, task->data.len);
-	if (n)
-		memcpy(task->data.base, cmd->payload, n);
-	tg_task_data_ready(task, TG_SR_OK);
-}
-
 static inline void held_write_pending(struct tg_task *task)
 {
 	struct held_cmd *cmd = FAKE_CONTAINER_OF(task, struct held_cmd, task);
@@ -42,7 +32,7 @@ static inline void held_write_pending(struct tg_task *task)
 		cmd->waiting_data = true;
 		return;
 	}
-	held_fill_and_go(cmd);
+	fake_send_data(task, cmd->payload, cmd->payload_len);
 }
 
 static inline void held_queue_response(struct tg_task *task)
@@ -81,7 +71,7 @@ static inline void held_send_data(struct held_cmd *cmd)
 {
 	assert_true(cmd->waiting_data);
 	cmd->waiting_data = false;
-	held_fill_and_go(cmd);
+	fake_send_data(&cmd->task, cmd->payload, cmd->payload_len);
 }
 
 static inline void held_submit(struct held_cmd *cmd, struct tg_nexus *nexus, uint64_t lun,
@@ -94,13 +84,8 @@ static inline void held_submit(struct held_cmd *cmd, struct tg_nexus *nexus, uin
 	cmd->keep = keep;
 	cmd->payload = payload;
 	cmd->payload_len = payload ? len : 0;
-	tg_task_init(&cmd->task, nexus, &held_transport_ops, NULL);
-	cmd->task.lun = lun;
+	fake_task_prepare(&cmd->task, &held_transport_ops, nexus, lun, cdb, cdb_len, dir, len);
 	cmd->task.tag = tag;
-	memcpy(cmd->task.cdb, cdb, cdb_len);
-	cmd->task.cdb_len = 16;
-	cmd->task.exp_dir = dir;
-	cmd->task.exp_len = len;
 	tg_task_submit(&cmd->task);
 }
 

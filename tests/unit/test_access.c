@@ -1,5 +1,5 @@
 /* Unit tests for access rules and LUN views: rule matching, groups, default LUNs, shared devices, write-class flags and tg_nexus_remap. */
-#include "fake_transport.h"
+#include "fixture.h"
 
 #include <unistd.h>
 
@@ -369,53 +369,29 @@ static void test_medium_changing_opcodes_are_write_class(void **state)
 
 /* ---- tg_nexus_remap ---- */
 
-struct remap_fixture {
-	struct fake_disk disk0, disk1;
-	struct tg_device dev0, dev1;
-	struct tg_lun_entry before[2], after[2];
-	/* Views a test remaps to live here: the nexus may look at its map until teardown. */
-	struct tg_lun_map after_map;
-	struct tg_target target;
-	struct tg_nexus *nexus;
-	struct fake_cmd cmd;
+static const struct fixture_spec remap_spec = {
+	.target = "iqn.2026-11.org.targe:remap",
+	.disks = { { "d0", 512, 64 }, { "d1", 512, 64 } },
+	.luns = { { 0, 0, false }, { 1, 1, false } },
+	.lun_count = 2,
+	.initiators = { { "iqn.2026-11.org.test:i", NULL, false } },
 };
 
-static int remap_setup(void **state)
+static int setup(void **state)
 {
-	struct remap_fixture *f = calloc(1, sizeof(*f));
-	assert_non_null(f);
-	fake_device_init(&f->dev0, &f->disk0, "d0", 512, 64);
-	fake_device_init(&f->dev1, &f->disk1, "d1", 512, 64);
-	f->before[0] = (struct tg_lun_entry){ 0, &f->dev0, false };
-	f->before[1] = (struct tg_lun_entry){ 1, &f->dev1, false };
-	f->target.name = "iqn.2026-11.org.targe:remap";
-	f->target.luns = (struct tg_lun_map){ 2, f->before };
-	f->after_map = (struct tg_lun_map){ 2, f->after };
-	f->nexus = tg_nexus_create(&f->target, TG_TRANSPORT_ISCSI, "iqn.2026-11.org.test:i", NULL);
-	assert_non_null(f->nexus);
+	struct fixture *f = fixture_new(&remap_spec);
 	/* Start from empty queues whatever a new nexus is given (e.g. POWER ON RESET). */
 	for (size_t i = 0; i < f->target.luns.count; i++)
-		while (tg_ua_take(f->nexus, i) != TG_SR_OK)
+		while (tg_ua_take(f->nexus[0], i) != TG_SR_OK)
 			;
 	*state = f;
 	return 0;
 }
 
-static int remap_teardown(void **state)
-{
-	struct remap_fixture *f = *state;
-	fake_cmd_reset(&f->cmd);
-	tg_nexus_destroy(f->nexus);
-	fake_device_fini(&f->disk0);
-	fake_device_fini(&f->disk1);
-	free(f);
-	return 0;
-}
-
-static struct fake_response *test_unit_ready(struct remap_fixture *f, uint64_t lun)
+static struct fake_response *test_unit_ready(struct fixture *f, uint64_t lun)
 {
 	static const uint8_t cdb[6] = { SCSI_TEST_UNIT_READY };
-	return fake_submit(&f->cmd, f->nexus, lun, cdb, sizeof(cdb), TG_DIR_NONE, 0);
+	return fake_submit(&f->cmd, f->nexus[0], lun, cdb, sizeof(cdb), TG_DIR_NONE, 0);
 }
 
 /* The assert macros evaluate their argument more than once: submit first, then check. */
@@ -439,26 +415,27 @@ static size_t index_of(const struct tg_nexus *nexus, uint64_t lun)
 
 static void test_remap_reports_luns_changed_on_every_lun(void **state)
 {
-	struct remap_fixture *f = *state;
+	struct fixture *f = *state;
 	/* LUN 1 goes away, d1 comes back as LUN 2; LUN 0 stays d0. */
-	f->after[0] = (struct tg_lun_entry){ 0, &f->dev0, false };
-	f->after[1] = (struct tg_lun_entry){ 2, &f->dev1, false };
-	tg_ua_establish(f->nexus, index_of(f->nexus, 0), TG_SR_UA_POWER_ON_RESET);
-	tg_ua_establish(f->nexus, index_of(f->nexus, 1), TG_SR_UA_BUS_RESET);
+	f->view_entries[0] = (struct tg_lun_entry){ 0, &f->dev[0], false };
+	f->view_entries[1] = (struct tg_lun_entry){ 2, &f->dev[1], false };
+	tg_ua_establish(f->nexus[0], index_of(f->nexus[0], 0), TG_SR_UA_POWER_ON_RESET);
+	tg_ua_establish(f->nexus[0], index_of(f->nexus[0], 1), TG_SR_UA_BUS_RESET);
 
-	assert_int_equal(tg_nexus_remap(f->nexus, &f->after_map), 0);
-	assert_ptr_equal(f->nexus->map, &f->after_map);
-	assert_true(tg_ua_pending(f->nexus, index_of(f->nexus, 0)));
-	assert_true(tg_ua_pending(f->nexus, index_of(f->nexus, 2)));
+	assert_int_equal(tg_nexus_remap(f->nexus[0], &f->view), 0);
+	assert_ptr_equal(f->nexus[0]->map, &f->view);
+	assert_true(tg_ua_pending(f->nexus[0], index_of(f->nexus[0], 0)));
+	assert_true(tg_ua_pending(f->nexus[0], index_of(f->nexus[0], 2)));
 
 	/* LUN 2 is new to this nexus: only the inventory change, not LUN 1's old reset. */
-	assert_int_equal(tg_ua_take(f->nexus, index_of(f->nexus, 2)),
+	assert_int_equal(tg_ua_take(f->nexus[0], index_of(f->nexus[0], 2)),
 			 TG_SR_UA_REPORTED_LUNS_CHANGED);
-	assert_int_equal(tg_ua_take(f->nexus, index_of(f->nexus, 2)), TG_SR_OK);
+	assert_int_equal(tg_ua_take(f->nexus[0], index_of(f->nexus[0], 2)), TG_SR_OK);
 	/* LUN 0 is the same unit and keeps its reset; the inventory change, reported once on
 	 * LUN 2, is not reported again (SAM-5, LUICLR). */
-	assert_int_equal(tg_ua_take(f->nexus, index_of(f->nexus, 0)), TG_SR_UA_POWER_ON_RESET);
-	assert_int_equal(tg_ua_take(f->nexus, index_of(f->nexus, 0)), TG_SR_OK);
+	assert_int_equal(tg_ua_take(f->nexus[0], index_of(f->nexus[0], 0)),
+			 TG_SR_UA_POWER_ON_RESET);
+	assert_int_equal(tg_ua_take(f->nexus[0], index_of(f->nexus[0], 0)), TG_SR_OK);
 
 	/* Commands now resolve through the new view. */
 	assert_tur_check(f, 1, SCSI_SK_ILLEGAL_REQUEST, 0x25, 0x00);
@@ -467,10 +444,10 @@ static void test_remap_reports_luns_changed_on_every_lun(void **state)
 
 static void test_remap_ua_reported_by_commands_and_cleared_by_report_luns(void **state)
 {
-	struct remap_fixture *f = *state;
-	f->after[0] = (struct tg_lun_entry){ 0, &f->dev0, false };
-	f->after[1] = (struct tg_lun_entry){ 5, &f->dev0, true };
-	assert_int_equal(tg_nexus_remap(f->nexus, &f->after_map), 0);
+	struct fixture *f = *state;
+	f->view_entries[0] = (struct tg_lun_entry){ 0, &f->dev[0], false };
+	f->view_entries[1] = (struct tg_lun_entry){ 5, &f->dev[0], true };
+	assert_int_equal(tg_nexus_remap(f->nexus[0], &f->view), 0);
 
 	/* The first command to any LUN of the new view sees 3F/0E. */
 	assert_tur_check(f, 5, SCSI_SK_UNIT_ATTENTION, 0x3f, 0x0e);
@@ -479,10 +456,10 @@ static void test_remap_ua_reported_by_commands_and_cleared_by_report_luns(void *
 
 	/* Again, but now REPORT LUNS (which never reports a UA itself) comes first: it answers
 	 * with the new inventory and the condition is gone from every LUN (SPC-4 6.33). */
-	assert_int_equal(tg_nexus_remap(f->nexus, &f->target.luns), 0);
-	assert_int_equal(tg_nexus_remap(f->nexus, &f->after_map), 0);
+	assert_int_equal(tg_nexus_remap(f->nexus[0], &f->target.luns), 0);
+	assert_int_equal(tg_nexus_remap(f->nexus[0], &f->view), 0);
 	static const uint8_t report_luns[12] = { SCSI_REPORT_LUNS, 0, 0, 0, 0, 0, 0, 0, 0, 64 };
-	struct fake_response *r = fake_submit(&f->cmd, f->nexus, 0, report_luns,
+	struct fake_response *r = fake_submit(&f->cmd, f->nexus[0], 0, report_luns,
 					      sizeof(report_luns), TG_DIR_READ, 64);
 	assert_good(r);
 	assert_int_equal(r->data_len, 24);
@@ -495,65 +472,65 @@ static void test_remap_ua_reported_by_commands_and_cleared_by_report_luns(void *
 
 static void test_remap_same_inventory(void **state)
 {
-	struct remap_fixture *f = *state;
+	struct fixture *f = *state;
 	/* A reload that rebuilt the same view: no UA at all, pending ones stay. */
-	f->after[0] = f->before[0];
-	f->after[1] = f->before[1];
-	tg_ua_establish(f->nexus, 1, TG_SR_UA_BUS_RESET);
-	assert_int_equal(tg_nexus_remap(f->nexus, &f->after_map), 0);
-	assert_ptr_equal(f->nexus->map, &f->after_map);
-	assert_false(tg_ua_pending(f->nexus, 0));
-	assert_int_equal(tg_ua_take(f->nexus, 1), TG_SR_UA_BUS_RESET);
-	assert_false(tg_ua_pending(f->nexus, 1));
+	f->view_entries[0] = f->entries[0];
+	f->view_entries[1] = f->entries[1];
+	tg_ua_establish(f->nexus[0], 1, TG_SR_UA_BUS_RESET);
+	assert_int_equal(tg_nexus_remap(f->nexus[0], &f->view), 0);
+	assert_ptr_equal(f->nexus[0]->map, &f->view);
+	assert_false(tg_ua_pending(f->nexus[0], 0));
+	assert_int_equal(tg_ua_take(f->nexus[0], 1), TG_SR_UA_BUS_RESET);
+	assert_false(tg_ua_pending(f->nexus[0], 1));
 
 	/* Only read_only flips on LUN 1: its WP bit changed, the inventory did not. */
-	assert_int_equal(tg_nexus_remap(f->nexus, &f->target.luns), 0);
-	f->after[1].read_only = true;
-	assert_int_equal(tg_nexus_remap(f->nexus, &f->after_map), 0);
-	assert_false(tg_ua_pending(f->nexus, 0));
-	assert_int_equal(tg_ua_take(f->nexus, 1), TG_SR_UA_MODE_PARAMETERS_CHANGED);
-	assert_false(tg_ua_pending(f->nexus, 1));
+	assert_int_equal(tg_nexus_remap(f->nexus[0], &f->target.luns), 0);
+	f->view_entries[1].read_only = true;
+	assert_int_equal(tg_nexus_remap(f->nexus[0], &f->view), 0);
+	assert_false(tg_ua_pending(f->nexus[0], 0));
+	assert_int_equal(tg_ua_take(f->nexus[0], 1), TG_SR_UA_MODE_PARAMETERS_CHANGED);
+	assert_false(tg_ua_pending(f->nexus[0], 1));
 	uint8_t block[512] = { 0 };
 	static const uint8_t write10[10] = { SCSI_WRITE_10, 0, 0, 0, 0, 0, 0, 0, 1 };
-	struct fake_response *r = fake_submit_write(&f->cmd, f->nexus, 1, write10,
+	struct fake_response *r = fake_submit_write(&f->cmd, f->nexus[0], 1, write10,
 						    sizeof(write10), block, sizeof(block));
 	assert_check(r, SCSI_SK_DATA_PROTECT, 0x27, 0x00);
-	assert_int_equal(f->disk1.submitted[TG_IO_WRITE], 0);
+	assert_int_equal(f->disk[1].submitted[TG_IO_WRITE], 0);
 }
 
 static void test_remap_device_swapped_under_same_lun(void **state)
 {
-	struct remap_fixture *f = *state;
+	struct fixture *f = *state;
 	/* LUN 1 now leads to d0: another logical unit, so LUN 1's pending UA is dropped. */
-	f->after[0] = f->before[0];
-	f->after[1] = (struct tg_lun_entry){ 1, &f->dev0, false };
-	tg_ua_establish(f->nexus, 1, TG_SR_UA_BUS_RESET);
-	assert_int_equal(tg_nexus_remap(f->nexus, &f->after_map), 0);
-	assert_true(tg_ua_pending(f->nexus, 0));
-	assert_int_equal(tg_ua_take(f->nexus, 1), TG_SR_UA_REPORTED_LUNS_CHANGED);
-	assert_false(tg_ua_pending(f->nexus, 1));
-	assert_false(tg_ua_pending(f->nexus, 0));
+	f->view_entries[0] = f->entries[0];
+	f->view_entries[1] = (struct tg_lun_entry){ 1, &f->dev[0], false };
+	tg_ua_establish(f->nexus[0], 1, TG_SR_UA_BUS_RESET);
+	assert_int_equal(tg_nexus_remap(f->nexus[0], &f->view), 0);
+	assert_true(tg_ua_pending(f->nexus[0], 0));
+	assert_int_equal(tg_ua_take(f->nexus[0], 1), TG_SR_UA_REPORTED_LUNS_CHANGED);
+	assert_false(tg_ua_pending(f->nexus[0], 1));
+	assert_false(tg_ua_pending(f->nexus[0], 0));
 
 	/* Device-wide UAs follow the new view: d1 is no longer mapped, d0 is mapped twice. */
-	tg_ua_establish_device(&f->dev1, TG_SR_UA_CAPACITY_CHANGED, NULL);
-	assert_false(tg_ua_pending(f->nexus, 0));
-	assert_false(tg_ua_pending(f->nexus, 1));
-	tg_ua_establish_device(&f->dev0, TG_SR_UA_CAPACITY_CHANGED, NULL);
-	assert_int_equal(tg_ua_take(f->nexus, 0), TG_SR_UA_CAPACITY_CHANGED);
-	assert_int_equal(tg_ua_take(f->nexus, 1), TG_SR_UA_CAPACITY_CHANGED);
+	tg_ua_establish_device(&f->dev[1], TG_SR_UA_CAPACITY_CHANGED, NULL);
+	assert_false(tg_ua_pending(f->nexus[0], 0));
+	assert_false(tg_ua_pending(f->nexus[0], 1));
+	tg_ua_establish_device(&f->dev[0], TG_SR_UA_CAPACITY_CHANGED, NULL);
+	assert_int_equal(tg_ua_take(f->nexus[0], 0), TG_SR_UA_CAPACITY_CHANGED);
+	assert_int_equal(tg_ua_take(f->nexus[0], 1), TG_SR_UA_CAPACITY_CHANGED);
 }
 
 static void test_remap_to_empty_view_and_back(void **state)
 {
-	struct remap_fixture *f = *state;
-	f->after_map.count = 0;
-	assert_int_equal(tg_nexus_remap(f->nexus, &f->after_map), 0);
-	assert_ptr_equal(f->nexus->map, &f->after_map);
+	struct fixture *f = *state;
+	f->view.count = 0;
+	assert_int_equal(tg_nexus_remap(f->nexus[0], &f->view), 0);
+	assert_ptr_equal(f->nexus[0]->map, &f->view);
 	assert_tur_check(f, 0, SCSI_SK_ILLEGAL_REQUEST, 0x25, 0x00);
 	/* And back: the first command on either LUN reports the change, once. */
-	assert_int_equal(tg_nexus_remap(f->nexus, &f->target.luns), 0);
-	assert_true(tg_ua_pending(f->nexus, 0));
-	assert_true(tg_ua_pending(f->nexus, 1));
+	assert_int_equal(tg_nexus_remap(f->nexus[0], &f->target.luns), 0);
+	assert_true(tg_ua_pending(f->nexus[0], 0));
+	assert_true(tg_ua_pending(f->nexus[0], 1));
 	assert_tur_check(f, 1, SCSI_SK_UNIT_ATTENTION, 0x3f, 0x0e);
 	assert_tur_good(f, 0);
 	assert_tur_good(f, 1);
@@ -582,17 +559,11 @@ int main(void)
 		cmocka_unit_test(test_target_without_luns_refuses_unnamed),
 		cmocka_unit_test(test_same_device_under_many_luns_is_one_device),
 		cmocka_unit_test(test_medium_changing_opcodes_are_write_class),
-		cmocka_unit_test_setup_teardown(test_remap_reports_luns_changed_on_every_lun,
-						remap_setup, remap_teardown),
-		cmocka_unit_test_setup_teardown(
-			test_remap_ua_reported_by_commands_and_cleared_by_report_luns, remap_setup,
-			remap_teardown),
-		cmocka_unit_test_setup_teardown(test_remap_same_inventory, remap_setup,
-						remap_teardown),
-		cmocka_unit_test_setup_teardown(test_remap_device_swapped_under_same_lun,
-						remap_setup, remap_teardown),
-		cmocka_unit_test_setup_teardown(test_remap_to_empty_view_and_back, remap_setup,
-						remap_teardown),
+		fixture_test(test_remap_reports_luns_changed_on_every_lun),
+		fixture_test(test_remap_ua_reported_by_commands_and_cleared_by_report_luns),
+		fixture_test(test_remap_same_inventory),
+		fixture_test(test_remap_device_swapped_under_same_lun),
+		fixture_test(test_remap_to_empty_view_and_back),
 	};
 	return cmocka_run_group_tests_name("access", tests, make_temp_dir, remove_temp_dir);
 }

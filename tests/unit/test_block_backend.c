@@ -20,7 +20,7 @@
 #include "core/device.h"
 #include "core/ioengine.h"
 
-#include "loop_helpers.h"
+#include "backend_fixture.h"
 
 #define MiB (1024 * 1024)
 #define BACKING_SIZE (64 * MiB)
@@ -29,12 +29,6 @@
 static char backing_dir[256];
 static char backing_path[300];
 static char loop_path[64];
-struct fixture {
-	struct ev_loop *loop;
-	struct tg_ioengine *engine;
-	struct tg_device dev;
-	bool open;
-};
 
 static int run_command(const char *command, char *out, size_t outlen)
 {
@@ -93,68 +87,13 @@ static int detach_loop_device(void **state)
 
 static int setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	assert_non_null(fx);
-	fx->loop = ev_loop_new(EVFLAG_AUTO);
-	assert_non_null(fx->loop);
-	fx->engine = loop_engine_create(fx->loop);
-	*state = fx;
-	return 0;
-}
-
-static void close_dev(struct fixture *fx)
-{
-	if (fx->open)
-		fx->dev.ops->close(&fx->dev);
-	fx->open = false;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *fx = *state;
-	close_dev(fx);
-	tg_ioengine_destroy(fx->engine);
-	ev_loop_destroy(fx->loop);
-	free(fx);
+	*state = backend_fixture_new(NULL);
 	return 0;
 }
 
 static struct cfg_device base_cfg(void)
 {
 	return (struct cfg_device){ .name = "raw0", .backend = "block", .path = loop_path };
-}
-
-static int try_open(struct fixture *fx, struct tg_device *dev, const struct cfg_device *cfg,
-		    char *err, size_t errlen)
-{
-	memset(dev, 0, sizeof(*dev));
-	dev->ops = dev_backend_find("block");
-	assert_non_null(dev->ops);
-	err[0] = '\0';
-	return dev->ops->open(dev, cfg, err, errlen);
-}
-
-static void open_ok(struct fixture *fx, const struct cfg_device *cfg)
-{
-	char err[512];
-	if (try_open(fx, &fx->dev, cfg, err, sizeof(err)) != 0)
-		fail_msg("open failed: %s", err);
-	fx->open = true;
-}
-
-static void expect_open_error(struct fixture *fx, const struct cfg_device *cfg, const char *fragment)
-{
-	char err[512];
-	struct tg_device dev;
-	assert_int_equal(try_open(fx, &dev, cfg, err, sizeof(err)), -1);
-	if (!strstr(err, fragment))
-		fail_msg("error \"%s\" lacks \"%s\"", err, fragment);
-}
-
-static int do_io(struct fixture *fx, enum tg_io_op op, uint64_t offset, uint64_t len, void *buf,
-		 bool fua)
-{
-	return loop_do_io(fx->loop, fx->engine, &fx->dev, op, offset, len, buf, fua);
 }
 
 static void fill(uint8_t *buf, size_t len, unsigned seed)
@@ -187,7 +126,7 @@ static int sysfs_queue_int(const char *attr)
 
 static void test_geometry_from_the_device(void **state)
 {
-	struct fixture *fx = *state;
+	struct backend_fixture *fx = *state;
 	struct cfg_device cfg = base_cfg();
 	open_ok(fx, &cfg);
 	assert_string_equal(fx->dev.ops->name, "block");
@@ -216,7 +155,7 @@ static void test_geometry_from_the_device(void **state)
 
 static void test_open_errors(void **state)
 {
-	struct fixture *fx = *state;
+	struct backend_fixture *fx = *state;
 	struct cfg_device cfg = base_cfg();
 	cfg.block_size = 256;
 	expect_open_error(fx, &cfg, "logical block size 512");
@@ -240,7 +179,7 @@ static void test_open_errors(void **state)
 	expect_open_error(fx, &cfg, strerror(EBUSY));
 }
 
-static void round_trip(struct fixture *fx)
+static void round_trip(struct backend_fixture *fx)
 {
 	enum { LEN = 128 * 1024 };
 	uint8_t *data = aligned(LEN, 0);
@@ -263,7 +202,7 @@ static void round_trip(struct fixture *fx)
 
 static void test_direct_read_write_flush(void **state)
 {
-	struct fixture *fx = *state;
+	struct backend_fixture *fx = *state;
 	struct cfg_device cfg = base_cfg();
 	open_ok(fx, &cfg);
 	round_trip(fx);
@@ -275,7 +214,7 @@ static void test_direct_read_write_flush(void **state)
 
 static void test_buffered_when_asked(void **state)
 {
-	struct fixture *fx = *state;
+	struct backend_fixture *fx = *state;
 	struct cfg_device cfg = base_cfg();
 	cfg.direct_set = true;
 	cfg.direct = false;
@@ -286,7 +225,7 @@ static void test_buffered_when_asked(void **state)
 
 static void test_unmap_discards_and_reads_zeroes(void **state)
 {
-	struct fixture *fx = *state;
+	struct backend_fixture *fx = *state;
 	struct cfg_device cfg = base_cfg();
 	open_ok(fx, &cfg);
 	uint8_t *data = aligned(4 * MiB, 0xd7);
@@ -307,7 +246,7 @@ static void test_unmap_discards_and_reads_zeroes(void **state)
 
 static void test_write_zeroes(void **state)
 {
-	struct fixture *fx = *state;
+	struct backend_fixture *fx = *state;
 	struct cfg_device cfg = base_cfg();
 	open_ok(fx, &cfg);
 	uint8_t *data = aligned(1 * MiB, 0x6e);
@@ -323,7 +262,7 @@ static void test_write_zeroes(void **state)
 
 static void test_read_only(void **state)
 {
-	struct fixture *fx = *state;
+	struct backend_fixture *fx = *state;
 	struct cfg_device cfg = base_cfg();
 	cfg.read_only = true;
 	open_ok(fx, &cfg);
@@ -352,14 +291,13 @@ static int worker_threads_on_loop_device(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_geometry_from_the_device, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_direct_read_write_flush, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_buffered_when_asked, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unmap_discards_and_reads_zeroes, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_write_zeroes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
+		backend_test(test_geometry_from_the_device),
+		backend_test(test_open_errors),
+		backend_test(test_direct_read_write_flush),
+		backend_test(test_buffered_when_asked),
+		backend_test(test_unmap_discards_and_reads_zeroes),
+		backend_test(test_write_zeroes),
+		backend_test(test_read_only),
 	};
 	int failed = cmocka_run_group_tests_name("block backend on a loop device, default engine",
 						 tests, default_engine_on_loop_device, detach_loop_device);

@@ -436,28 +436,25 @@ static void test_parse_size(void **state)
 
 static void test_decode_secret(void **state)
 {
+	static const struct {
+		const char *text;
+		const char *bytes;
+		size_t len;
+	} decoded[] = {
+		{ "twelve+chars", "twelve+chars", 12 },
+		/* An odd number of hex digits implies a leading zero nibble. */
+		{ "0X1ff02", "\x01\xff\x02", 3 },
+		{ "0bTXV0dWFsU2VjcmV0MTI=", "MutualSecret12", 14 },
+		{ "0BYWJjZA==", "abcd", 4 },
+	};
 	uint8_t *bytes;
 	size_t len;
-	assert_int_equal(tg_config_decode_secret("twelve+chars", &bytes, &len), 0);
-	assert_int_equal(len, 12);
-	assert_memory_equal(bytes, "twelve+chars", 12);
-	free(bytes);
-
-	/* An odd number of hex digits implies a leading zero nibble. */
-	assert_int_equal(tg_config_decode_secret("0X1ff02", &bytes, &len), 0);
-	assert_int_equal(len, 3);
-	assert_memory_equal(bytes, "\x01\xff\x02", 3);
-	free(bytes);
-
-	assert_int_equal(tg_config_decode_secret("0bTXV0dWFsU2VjcmV0MTI=", &bytes, &len), 0);
-	assert_int_equal(len, 14);
-	assert_memory_equal(bytes, "MutualSecret12", 14);
-	free(bytes);
-
-	assert_int_equal(tg_config_decode_secret("0BYWJjZA==", &bytes, &len), 0);
-	assert_int_equal(len, 4);
-	assert_memory_equal(bytes, "abcd", 4);
-	free(bytes);
+	for (size_t i = 0; i < sizeof(decoded) / sizeof(decoded[0]); i++) {
+		assert_int_equal(tg_config_decode_secret(decoded[i].text, &bytes, &len), 0);
+		assert_int_equal(len, decoded[i].len);
+		assert_memory_equal(bytes, decoded[i].bytes, decoded[i].len);
+		free(bytes);
+	}
 
 	assert_int_equal(tg_config_decode_secret("0x", &bytes, &len), -1);
 	assert_int_equal(tg_config_decode_secret("0xabg0", &bytes, &len), -1);

@@ -129,45 +129,66 @@ static void test_json_escapes_and_repairs_strings(void **state)
 	free(text);
 }
 
+/* Drives the writer from a script: { } [ ] open and close, v a value, m a named value. */
+static void json_run(struct tg_json *j, const char *script)
+{
+	tg_json_init(j);
+	for (uint64_t n = 1; *script; script++, n++) {
+		switch (*script) {
+		case '{':
+			tg_json_begin_object(j, NULL);
+			break;
+		case '}':
+			tg_json_end_object(j);
+			break;
+		case '[':
+			tg_json_begin_array(j, NULL);
+			break;
+		case ']':
+			tg_json_end_array(j);
+			break;
+		case 'v':
+			tg_json_uint(j, NULL, n);
+			break;
+		case 'm':
+			tg_json_uint(j, "n", n);
+			break;
+		default:
+			fail_msg("no script step '%c'", *script);
+		}
+	}
+}
+
+/* depth arrays opened, then as many closed. */
+static const char *nested(char *script, int depth)
+{
+	memset(script, '[', depth);
+	memset(script + depth, ']', depth);
+	script[2 * depth] = '\0';
+	return script;
+}
+
 static void test_json_misuse_yields_nothing(void **state)
 {
+	static const char *const misuse[] = {
+		"{v}", /* a member without a name */
+		"[m]", /* a named array element */
+		"{",   /* unclosed */
+		"{]",  /* mismatched */
+		"vv",  /* doubled */
+	};
 	struct tg_json j;
-	/* A member without a name. */
-	tg_json_init(&j);
-	tg_json_begin_object(&j, NULL);
-	tg_json_uint(&j, NULL, 1);
-	tg_json_end_object(&j);
+	for (size_t i = 0; i < sizeof(misuse) / sizeof(misuse[0]); i++) {
+		json_run(&j, misuse[i]);
+		if (finish(&j))
+			fail_msg("\"%s\" gave a document", misuse[i]);
+	}
+	char script[2 * (TG_JSON_DEPTH_MAX + 1) + 1];
+	/* Too deep... */
+	json_run(&j, nested(script, TG_JSON_DEPTH_MAX + 1));
 	assert_null(finish(&j));
-	/* A named array element. */
-	tg_json_init(&j);
-	tg_json_begin_array(&j, NULL);
-	tg_json_uint(&j, "n", 1);
-	tg_json_end_array(&j);
-	assert_null(finish(&j));
-	/* Unclosed, mismatched, doubled, too deep. */
-	tg_json_init(&j);
-	tg_json_begin_object(&j, NULL);
-	assert_null(finish(&j));
-	tg_json_init(&j);
-	tg_json_begin_object(&j, NULL);
-	tg_json_end_array(&j);
-	assert_null(finish(&j));
-	tg_json_init(&j);
-	tg_json_uint(&j, NULL, 1);
-	tg_json_uint(&j, NULL, 2);
-	assert_null(finish(&j));
-	tg_json_init(&j);
-	for (int i = 0; i <= TG_JSON_DEPTH_MAX; i++)
-		tg_json_begin_array(&j, NULL);
-	for (int i = 0; i <= TG_JSON_DEPTH_MAX; i++)
-		tg_json_end_array(&j);
-	assert_null(finish(&j));
-	/* Exactly the limit is fine. */
-	tg_json_init(&j);
-	for (int i = 0; i < TG_JSON_DEPTH_MAX; i++)
-		tg_json_begin_array(&j, NULL);
-	for (int i = 0; i < TG_JSON_DEPTH_MAX; i++)
-		tg_json_end_array(&j);
+	/* ...but exactly the limit is fine. */
+	json_run(&j, nested(script, TG_JSON_DEPTH_MAX));
 	char *text = finish(&j);
 	assert_non_null(text);
 	free(text);
@@ -175,7 +196,7 @@ static void test_json_misuse_yields_nothing(void **state)
 
 /* ---- replies from a hand-built runtime ---- */
 
-struct fixture {
+struct control_fixture {
 	struct fake_disk disk0, disk1;
 	struct tg_device dev0, dev1;
 	struct tg_device *devices[2];
@@ -195,7 +216,7 @@ struct fixture {
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct control_fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
 	fake_device_init(&f->dev0, &f->disk0, "disk0", 512, 2048);
 	fake_device_init(&f->dev1, &f->disk1, "pi\"0", 4096, 16);
@@ -231,7 +252,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
+	struct control_fixture *f = *state;
 	fake_cmd_reset(&f->cmd);
 	tg_nexus_destroy(f->a);
 	tg_nexus_destroy(f->b);
@@ -242,7 +263,7 @@ static int teardown(void **state)
 }
 
 /* The reply to line, checked to be one valid JSON document ending in a newline. */
-static char *reply(struct fixture *f, const char *line)
+static char *reply(struct control_fixture *f, const char *line)
 {
 	size_t len = 0;
 	char *text = tg_control_reply(&f->ctx, line, strlen(line), &len);
@@ -261,7 +282,7 @@ static void assert_contains(const char *text, const char *part)
 
 static void test_reply_targets(void **state)
 {
-	struct fixture *f = *state;
+	struct control_fixture *f = *state;
 	char *text = reply(f, "targets");
 	assert_string_equal(
 		text,
@@ -276,7 +297,7 @@ static void test_reply_targets(void **state)
 
 static void test_reply_devices(void **state)
 {
-	struct fixture *f = *state;
+	struct control_fixture *f = *state;
 	char *text = reply(f, "devices");
 	assert_contains(text, "{\"name\":\"disk0\",\"backend\":\"fake\",\"path\":\"var/disk0.img\","
 			      "\"type\":\"disk\",\"size\":1048576,\"block_size\":512,\"blocks\":2048,"
@@ -289,7 +310,7 @@ static void test_reply_devices(void **state)
 
 static void test_reply_sessions_follow_the_registry(void **state)
 {
-	struct fixture *f = *state;
+	struct control_fixture *f = *state;
 	char *text = reply(f, "sessions");
 	assert_string_equal(text, "{\"ok\":true,\"request\":\"sessions\",\"sessions\":[]}\n");
 	free(text);
@@ -325,16 +346,13 @@ static void test_reply_sessions_follow_the_registry(void **state)
 
 static uint8_t *put_rw16(uint8_t *cdb, uint8_t opcode, uint64_t lba, uint32_t blocks)
 {
-	memset(cdb, 0, 16);
-	cdb[0] = opcode;
-	put_be64(cdb + 2, lba);
-	put_be32(cdb + 10, blocks);
+	lba_cdb(cdb, opcode, 0, lba, blocks);
 	return cdb;
 }
 
 static void test_stats_count_completed_reads_and_writes(void **state)
 {
-	struct fixture *f = *state;
+	struct control_fixture *f = *state;
 	f->a = fixture_nexus(&f->target, "iqn.2026-11.test:other", NULL);
 	uint8_t cdb[16];
 	static uint8_t payload[8 * 512];
@@ -372,7 +390,7 @@ static void test_stats_count_completed_reads_and_writes(void **state)
 
 static void test_reply_errors(void **state)
 {
-	struct fixture *f = *state;
+	struct control_fixture *f = *state;
 	char *text = reply(f, "frobnicate");
 	assert_string_equal(text, "{\"ok\":false,\"error\":\"unknown request (known: targets, "
 				  "devices, sessions, stats)\"}\n");
@@ -453,7 +471,7 @@ static size_t round_trip(struct ev_loop *loop, const char *path, const char *req
 
 static void test_socket_serves_and_cleans_up(void **state)
 {
-	struct fixture *f = *state;
+	struct control_fixture *f = *state;
 	struct sock_dir s;
 	sock_dir_init(&s);
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
@@ -515,7 +533,7 @@ static void test_socket_serves_and_cleans_up(void **state)
 
 static void test_socket_start_rules(void **state)
 {
-	struct fixture *f = *state;
+	struct control_fixture *f = *state;
 	struct sock_dir s;
 	sock_dir_init(&s);
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);

@@ -19,92 +19,20 @@
 #include "core/device.h"
 #include "core/ioengine.h"
 
-#include "loop_helpers.h"
+#include "backend_fixture.h"
 
 #define MiB (1024 * 1024)
 
-struct fixture {
-	struct ev_loop *loop;
-	struct tg_ioengine *engine;
-	char dir[256];
-	char path[300];
-	struct tg_device dev;
-	bool open;
-	int completions;
-};
-
 static int setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	assert_non_null(fx);
-	fx->loop = ev_loop_new(EVFLAG_AUTO);
-	assert_non_null(fx->loop);
-	fx->engine = loop_engine_create(fx->loop);
-	const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	snprintf(fx->dir, sizeof(fx->dir), "%s/targe-test-file-XXXXXX", tmp);
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(fx->path, sizeof(fx->path), "%s/disk.img", fx->dir);
-	*state = fx;
+	*state = backend_fixture_new("file");
 	return 0;
 }
 
-static void close_dev(struct fixture *fx)
-{
-	if (fx->open)
-		fx->dev.ops->close(&fx->dev);
-	fx->open = false;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *fx = *state;
-	close_dev(fx);
-	tg_ioengine_destroy(fx->engine);
-	ev_loop_destroy(fx->loop);
-	unlink(fx->path);
-	rmdir(fx->dir);
-	free(fx);
-	return 0;
-}
-
-static struct cfg_device base_cfg(struct fixture *fx, uint64_t size)
+static struct cfg_device base_cfg(struct backend_fixture *fx, uint64_t size)
 {
 	return (struct cfg_device){ .name = "disk0", .backend = "file", .path = fx->path,
 				    .size = size };
-}
-
-/* Opens through the registry, as the core does; returns open's result with err filled. */
-static int try_open(struct fixture *fx, const struct cfg_device *cfg, char *err, size_t errlen)
-{
-	memset(&fx->dev, 0, sizeof(fx->dev));
-	fx->dev.ops = dev_backend_find("file");
-	assert_non_null(fx->dev.ops);
-	err[0] = '\0';
-	int rc = fx->dev.ops->open(&fx->dev, cfg, err, errlen);
-	fx->open = rc == 0;
-	return rc;
-}
-
-static void open_ok(struct fixture *fx, const struct cfg_device *cfg)
-{
-	char err[512];
-	if (try_open(fx, cfg, err, sizeof(err)) != 0)
-		fail_msg("open failed: %s", err);
-}
-
-static void expect_open_error(struct fixture *fx, const struct cfg_device *cfg, const char *fragment)
-{
-	char err[512];
-	assert_int_equal(try_open(fx, cfg, err, sizeof(err)), -1);
-	if (!strstr(err, fragment))
-		fail_msg("error \"%s\" lacks \"%s\"", err, fragment);
-}
-
-/* Submits one request to the device and runs the loop until it completes; returns its result. */
-static int do_io(struct fixture *fx, enum tg_io_op op, uint64_t offset, uint64_t len, void *buf,
-		 bool fua)
-{
-	return loop_do_io(fx->loop, fx->engine, &fx->dev, op, offset, len, buf, fua);
 }
 
 static struct stat stat_ok(const char *path)
@@ -116,7 +44,7 @@ static struct stat stat_ok(const char *path)
 
 static void test_creates_sparse_image_of_size(void **state)
 {
-	struct fixture *fx = *state;
+	struct backend_fixture *fx = *state;
 	struct cfg_device cfg = base_cfg(fx, 64 * MiB);
 	open_ok(fx, &cfg);
 	struct stat st = stat_ok(fx->path);
@@ -137,49 +65,55 @@ static void test_creates_sparse_image_of_size(void **state)
 	release(buf, 4096);
 }
 
+/* Reopens the image as size bytes (0: the file's own) and checks what it exports and the file. */
+static void reopen_as(struct backend_fixture *fx, struct cfg_device *cfg, uint64_t size,
+		      uint64_t exported, off_t file_size)
+{
+	close_dev(fx);
+	cfg->size = size;
+	open_ok(fx, cfg);
+	assert_int_equal(fx->dev.num_blocks, exported / cfg->block_size);
+	assert_int_equal(stat_ok(fx->path).st_size, file_size);
+}
+
+/* The 8 KiB written at 4 MiB - 8 KiB read back as they were. */
+static void expect_kept(struct backend_fixture *fx, const uint8_t *data)
+{
+	uint8_t *back = aligned(8192, 0);
+	assert_int_equal(do_io(fx, TG_IO_READ, 4 * MiB - 8192, 8192, back, false), 0);
+	assert_memory_equal(back, data, 8192);
+	release(back, 8192);
+}
+
 static void test_reopen_existing_and_resize(void **state)
 {
-	struct fixture *fx = *state;
+	struct backend_fixture *fx = *state;
 	struct cfg_device cfg = base_cfg(fx, 4 * MiB);
 	cfg.block_size = 4096;
 	open_ok(fx, &cfg);
 	uint8_t *data = aligned(8192, 0x5a);
 	assert_int_equal(do_io(fx, TG_IO_WRITE, 4 * MiB - 8192, 8192, data, false), 0);
-	close_dev(fx);
 
 	/* No size: the file's own. */
-	cfg.size = 0;
-	open_ok(fx, &cfg);
-	assert_int_equal(fx->dev.num_blocks, 4 * MiB / 4096);
-	uint8_t *back = aligned(8192, 0);
-	assert_int_equal(do_io(fx, TG_IO_READ, 4 * MiB - 8192, 8192, back, false), 0);
-	assert_memory_equal(back, data, 8192);
-	close_dev(fx);
+	reopen_as(fx, &cfg, 0, 4 * MiB, 4 * MiB);
+	expect_kept(fx, data);
 
 	/* Larger: extended, sparsely, keeping the data. */
-	cfg.size = 16 * MiB;
-	open_ok(fx, &cfg);
-	assert_int_equal(fx->dev.num_blocks, 16 * MiB / 4096);
-	assert_int_equal(stat_ok(fx->path).st_size, 16 * MiB);
-	memset(back, 0, 8192);
-	assert_int_equal(do_io(fx, TG_IO_READ, 4 * MiB - 8192, 8192, back, false), 0);
-	assert_memory_equal(back, data, 8192);
-	close_dev(fx);
+	reopen_as(fx, &cfg, 16 * MiB, 16 * MiB, 16 * MiB);
+	expect_kept(fx, data);
 
 	/* Smaller: only that much is exported; the file is not cut. */
-	cfg.size = 2 * MiB;
-	open_ok(fx, &cfg);
-	assert_int_equal(fx->dev.num_blocks, 2 * MiB / 4096);
-	assert_int_equal(stat_ok(fx->path).st_size, 16 * MiB);
+	reopen_as(fx, &cfg, 2 * MiB, 2 * MiB, 16 * MiB);
+	uint8_t *back = aligned(4096, 0);
 	assert_int_equal(do_io(fx, TG_IO_READ, 2 * MiB, 4096, back, false), -EINVAL);
 	assert_int_equal(do_io(fx, TG_IO_READ, 2 * MiB - 4096, 4096, back, false), 0);
 	release(data, 8192);
-	release(back, 8192);
+	release(back, 4096);
 }
 
 static void test_direct_io_round_trip(void **state)
 {
-	struct fixture *fx = *state;
+	struct backend_fixture *fx = *state;
 	struct cfg_device cfg = base_cfg(fx, 8 * MiB);
 	cfg.direct = cfg.direct_set = true;
 	cfg.block_size = 4096;
@@ -209,7 +143,7 @@ static void test_direct_io_round_trip(void **state)
 
 static void test_buffered_fua_and_flush(void **state)
 {
-	struct fixture *fx = *state;
+	struct backend_fixture *fx = *state;
 	struct cfg_device cfg = base_cfg(fx, 1 * MiB);
 	open_ok(fx, &cfg);
 	uint8_t *data = aligned(1024, 0x3c);
@@ -224,7 +158,7 @@ static void test_buffered_fua_and_flush(void **state)
 	release(back, 2048);
 }
 
-static void expect_lba_status(struct fixture *fx, uint64_t lba, bool mapped, uint64_t run)
+static void expect_lba_status(struct backend_fixture *fx, uint64_t lba, bool mapped, uint64_t run)
 {
 	uint64_t got_run = 0;
 	bool got_mapped = !mapped;
@@ -235,7 +169,7 @@ static void expect_lba_status(struct fixture *fx, uint64_t lba, bool mapped, uin
 
 static void test_unmap_frees_blocks_and_reads_zeroes(void **state)
 {
-	struct fixture *fx = *state;
+	struct backend_fixture *fx = *state;
 	struct cfg_device cfg = base_cfg(fx, 8 * MiB);
 	open_ok(fx, &cfg);
 	uint8_t *data = aligned(2 * MiB, 0xe1);
@@ -262,7 +196,7 @@ static void test_unmap_frees_blocks_and_reads_zeroes(void **state)
 	release(data, 2 * MiB);
 }
 
-static void check_write_zeroes(struct fixture *fx)
+static void check_write_zeroes(struct backend_fixture *fx)
 {
 	struct cfg_device cfg = base_cfg(fx, 1 * MiB);
 	open_ok(fx, &cfg);
@@ -287,7 +221,7 @@ static void test_write_zeroes(void **state)
 /* tmpfs has no FALLOC_FL_ZERO_RANGE, so this takes the write-zeroes fallback. */
 static void test_write_zeroes_without_zero_range(void **state)
 {
-	struct fixture *fx = *state;
+	struct backend_fixture *fx = *state;
 	char dir[] = "/dev/shm/targe-test-file-XXXXXX";
 	assert_non_null(mkdtemp(dir));
 	snprintf(fx->path, sizeof(fx->path), "%s/disk.img", dir);
@@ -306,7 +240,7 @@ static void test_write_zeroes_without_zero_range(void **state)
 
 static void test_read_only_refuses_changes(void **state)
 {
-	struct fixture *fx = *state;
+	struct backend_fixture *fx = *state;
 	struct cfg_device cfg = base_cfg(fx, 1 * MiB);
 	open_ok(fx, &cfg);
 	uint8_t *data = aligned(4096, 0x42);
@@ -340,7 +274,7 @@ static void test_read_only_refuses_changes(void **state)
 
 static void test_open_errors(void **state)
 {
-	struct fixture *fx = *state;
+	struct backend_fixture *fx = *state;
 	struct cfg_device cfg = base_cfg(fx, 0);
 	char want[700];
 	snprintf(want, sizeof(want), "%s: file does not exist and no size given", fx->path);
@@ -379,7 +313,7 @@ static void test_open_errors(void **state)
 
 static void test_out_of_range_and_unknown(void **state)
 {
-	struct fixture *fx = *state;
+	struct backend_fixture *fx = *state;
 	struct cfg_device cfg = base_cfg(fx, 1 * MiB);
 	open_ok(fx, &cfg);
 	uint8_t *buf = aligned(4096, 0);
@@ -396,17 +330,16 @@ static void test_out_of_range_and_unknown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_creates_sparse_image_of_size, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reopen_existing_and_resize, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_direct_io_round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_buffered_fua_and_flush, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unmap_frees_blocks_and_reads_zeroes, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_write_zeroes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_zeroes_without_zero_range, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_only_refuses_changes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_out_of_range_and_unknown, setup, teardown),
+		backend_test(test_creates_sparse_image_of_size),
+		backend_test(test_reopen_existing_and_resize),
+		backend_test(test_direct_io_round_trip),
+		backend_test(test_buffered_fua_and_flush),
+		backend_test(test_unmap_frees_blocks_and_reads_zeroes),
+		backend_test(test_write_zeroes),
+		backend_test(test_write_zeroes_without_zero_range),
+		backend_test(test_read_only_refuses_changes),
+		backend_test(test_open_errors),
+		backend_test(test_out_of_range_and_unknown),
 	};
 	int failed = cmocka_run_group_tests_name("file backend, default engine", tests,
 						 use_default_engine, NULL);

@@ -311,7 +311,7 @@ static const struct dev_backend_ops pi_disk_ops = {
 
 enum { LUN_T1 = 0, LUN_T2 = 1, LUN_T3 = 2, LUN_PLAIN = 3, LUN_IP = 4, LUN_T1_RO = 5, NDEV = 5 };
 
-struct fixture {
+struct pi_fixture {
 	struct pi_disk disks[NDEV];
 	struct tg_device devs[NDEV];
 	struct tg_lun_entry entries[NDEV + 1];
@@ -320,7 +320,7 @@ struct fixture {
 	struct fake_cmd cmd;
 };
 
-static void pi_device_init(struct fixture *f, int i, const char *name, int type,
+static void pi_device_init(struct pi_fixture *f, int i, const char *name, int type,
 			   const char *host)
 {
 	struct pi_disk *d = &f->disks[i];
@@ -340,7 +340,7 @@ static void pi_device_init(struct fixture *f, int i, const char *name, int type,
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	struct pi_fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
 	pi_device_init(f, LUN_T1, "t1", 1, NULL);
 	pi_device_init(f, LUN_T2, "t2", 2, NULL);
@@ -358,7 +358,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
+	struct pi_fixture *f = *state;
 	fake_cmd_reset(&f->cmd);
 	tg_nexus_destroy(f->nexus);
 	for (int i = 0; i < NDEV; i++) {
@@ -369,53 +369,38 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* An LBA CDB whose RDPROTECT, WRPROTECT or VRPROTECT field is protect. */
 static size_t rw_cdb(uint8_t *cdb, uint8_t opcode, uint8_t protect, uint64_t lba, uint32_t n)
 {
-	memset(cdb, 0, 16);
-	cdb[0] = opcode;
-	cdb[1] = (uint8_t)(protect << 5);
-	switch (opcode) {
-	case SCSI_READ_10:
-	case SCSI_WRITE_10:
-	case SCSI_VERIFY_10:
-	case SCSI_WRITE_VERIFY_10:
-		put_be32(cdb + 2, (uint32_t)lba);
-		put_be16(cdb + 7, (uint16_t)n);
-		return 10;
-	case SCSI_READ_12:
-	case SCSI_WRITE_12:
-	case SCSI_VERIFY_12:
-	case SCSI_WRITE_VERIFY_12:
-		put_be32(cdb + 2, (uint32_t)lba);
-		put_be32(cdb + 6, n);
-		return 12;
-	default:
-		put_be64(cdb + 2, lba);
-		put_be32(cdb + 10, n);
-		return 16;
-	}
+	return lba_cdb(cdb, opcode, (uint8_t)(protect << 5), lba, n);
 }
 
-/* Submits any CDB (32-byte ones too) with an optional Data-Out payload. */
-static struct fake_response *submit(struct fixture *f, uint64_t lun, const uint8_t *cdb,
-				    uint16_t cdb_len, enum tg_data_dir dir, uint32_t exp_len,
-				    const void *payload)
+/* Submits any CDB (32-byte ones too) with an optional Data-Out payload; engine may be NULL. */
+static void submit_cdb(struct fake_cmd *cmd, struct tg_nexus *nexus, struct tg_ioengine *engine,
+		       uint64_t lun, const uint8_t *cdb, uint16_t cdb_len, enum tg_data_dir dir,
+		       uint32_t exp_len, const void *payload)
 {
-	struct fake_cmd *cmd = &f->cmd;
 	fake_cmd_reset(cmd);
 	cmd->payload = payload;
 	cmd->payload_len = payload ? exp_len : 0;
-	tg_task_init(&cmd->task, f->nexus, &fake_transport_ops, NULL);
+	tg_task_init(&cmd->task, nexus, &fake_transport_ops, engine);
 	cmd->task.lun = lun;
 	memcpy(cmd->task.cdb, cdb, cdb_len);
 	cmd->task.cdb_len = cdb_len < 16 ? 16 : cdb_len;
 	cmd->task.exp_dir = dir;
 	cmd->task.exp_len = exp_len;
 	tg_task_submit(&cmd->task);
-	return &cmd->rsp;
 }
 
-static struct fake_response *read_pi(struct fixture *f, uint64_t lun, uint8_t opcode,
+static struct fake_response *submit(struct pi_fixture *f, uint64_t lun, const uint8_t *cdb,
+				    uint16_t cdb_len, enum tg_data_dir dir, uint32_t exp_len,
+				    const void *payload)
+{
+	submit_cdb(&f->cmd, f->nexus, NULL, lun, cdb, cdb_len, dir, exp_len, payload);
+	return &f->cmd.rsp;
+}
+
+static struct fake_response *read_pi(struct pi_fixture *f, uint64_t lun, uint8_t opcode,
 				     uint8_t protect, uint64_t lba, uint32_t n)
 {
 	uint8_t cdb[16];
@@ -423,7 +408,7 @@ static struct fake_response *read_pi(struct fixture *f, uint64_t lun, uint8_t op
 	return submit(f, lun, cdb, (uint16_t)len, TG_DIR_READ, n * (protect ? UNIT : BS), NULL);
 }
 
-static struct fake_response *write_pi(struct fixture *f, uint64_t lun, uint8_t opcode,
+static struct fake_response *write_pi(struct pi_fixture *f, uint64_t lun, uint8_t opcode,
 				      uint8_t protect, uint64_t lba, uint32_t n, const uint8_t *wire)
 {
 	uint8_t cdb[16];
@@ -465,19 +450,19 @@ static void want_pi_failure(const struct fake_response *r, uint8_t key, uint8_t 
 	assert_int_equal(r->data_len, 0);
 }
 
-static uint8_t *disk_block(struct fixture *f, int dev, uint64_t lba)
+static uint8_t *disk_block(struct pi_fixture *f, int dev, uint64_t lba)
 {
 	return f->disks[dev].disk.bytes + lba * BS;
 }
 
-static uint8_t *disk_pi(struct fixture *f, int dev, uint64_t lba)
+static uint8_t *disk_pi(struct pi_fixture *f, int dev, uint64_t lba)
 {
 	return f->disks[dev].pi + lba * 8;
 }
 
 static void test_write_then_read_with_pi_round_trip(void **state)
 {
-	struct fixture *f = *state;
+	struct pi_fixture *f = *state;
 	enum { N = 4, LBA = 10 };
 	uint8_t data[N * BS], pi[N * 8];
 	fill_pattern(data, sizeof(data), 9);
@@ -503,7 +488,7 @@ static void test_write_then_read_with_pi_round_trip(void **state)
 
 static void test_plain_write_generates_pi(void **state)
 {
-	struct fixture *f = *state;
+	struct pi_fixture *f = *state;
 	enum { N = 3, LBA = 20 };
 	uint8_t data[N * BS];
 	fill_pattern(data, sizeof(data), 11);
@@ -528,7 +513,7 @@ static void test_plain_write_generates_pi(void **state)
 /* WRPROTECT 1..5 against a bad guard and a bad reference tag (SBC's WRPROTECT table). */
 static void test_wrprotect_table(void **state)
 {
-	struct fixture *f = *state;
+	struct pi_fixture *f = *state;
 	enum { N = 3, LBA = 30 };
 	static const struct {
 		uint8_t protect;
@@ -571,7 +556,7 @@ static void test_wrprotect_table(void **state)
 
 /* WRITE ATOMIC(16) takes the WRITE path: PI checked as WRPROTECT says, stored with the data
  * in the same single backend write, or generated. */
-static struct fake_response *write_atomic_pi(struct fixture *f, uint64_t lun, uint8_t protect,
+static struct fake_response *write_atomic_pi(struct pi_fixture *f, uint64_t lun, uint8_t protect,
 					     uint64_t lba, uint16_t n, const uint8_t *wire)
 {
 	uint8_t cdb[16] = { SCSI_WRITE_ATOMIC_16, (uint8_t)(protect << 5) };
@@ -582,7 +567,7 @@ static struct fake_response *write_atomic_pi(struct fixture *f, uint64_t lun, ui
 
 static void test_write_atomic_protected(void **state)
 {
-	struct fixture *f = *state;
+	struct pi_fixture *f = *state;
 	enum { N = 4096 / BS, LBA = 16 };
 	uint8_t data[N * BS], pi[N * 8];
 	fill_pattern(data, sizeof(data), 14);
@@ -620,7 +605,7 @@ static void test_write_atomic_protected(void **state)
 /* RDPROTECT 0..5 over a stored bad guard and a stored bad reference tag. */
 static void test_rdprotect_table(void **state)
 {
-	struct fixture *f = *state;
+	struct pi_fixture *f = *state;
 	static const struct {
 		uint8_t protect;
 		bool guard_checked, ref_checked;
@@ -663,7 +648,7 @@ static void test_rdprotect_table(void **state)
 /* With D_SENSE = 1 the failing LBA travels in a descriptor: all 64 bits of it. */
 static void test_descriptor_sense(void **state)
 {
-	struct fixture *f = *state;
+	struct pi_fixture *f = *state;
 	atomic_store(&f->devs[LUN_T1].mode.descriptor_sense, true);
 	disk_block(f, LUN_T1, 44)[3] ^= 0x40;
 	struct fake_response *r = read_pi(f, LUN_T1, SCSI_READ_16, 0, 40, 8);
@@ -681,7 +666,7 @@ static void test_descriptor_sense(void **state)
 
 static void test_escape_values(void **state)
 {
-	struct fixture *f = *state;
+	struct pi_fixture *f = *state;
 	/* Type 1: an application tag of FFFFh hides a bad guard and a bad reference tag. */
 	uint8_t saved[8];
 	memcpy(saved, disk_pi(f, LUN_T1, 50), 8);
@@ -706,7 +691,7 @@ static void test_escape_values(void **state)
 
 static void test_unprotected_and_type2_refusals(void **state)
 {
-	struct fixture *f = *state;
+	struct pi_fixture *f = *state;
 	/* No PI on the unit: every nonzero protect value is an invalid field. */
 	for (uint8_t p = 1; p < 8; p++) {
 		want_invalid_field(read_pi(f, LUN_PLAIN, SCSI_READ_10, p, 0, 1), 1, 7);
@@ -749,7 +734,7 @@ static size_t cdb32(uint8_t *cdb, uint16_t sa, uint8_t protect, uint64_t lba, ui
 
 static void test_type2_32_byte_cdbs(void **state)
 {
-	struct fixture *f = *state;
+	struct pi_fixture *f = *state;
 	enum { N = 3, LBA = 8, REF = 0x7000 };
 	uint8_t data[N * BS], pi[N * 8], cdb[32];
 	fill_pattern(data, sizeof(data), 13);
@@ -806,7 +791,7 @@ static void test_type2_32_byte_cdbs(void **state)
 
 static void test_verify_vrprotect(void **state)
 {
-	struct fixture *f = *state;
+	struct pi_fixture *f = *state;
 	uint8_t cdb[16];
 	/* BYTCHK 00b: the medium's PI, as RDPROTECT would check it. */
 	rw_cdb(cdb, SCSI_VERIFY_16, 0, 0, BLOCKS);
@@ -850,7 +835,7 @@ static void test_verify_vrprotect(void **state)
 
 static void test_write_and_verify_protected(void **state)
 {
-	struct fixture *f = *state;
+	struct pi_fixture *f = *state;
 	enum { N = 2, LBA = 12 };
 	uint8_t data[N * BS], pi[N * 8], cdb[16];
 	fill_pattern(data, sizeof(data), 14);
@@ -874,7 +859,7 @@ static void test_write_and_verify_protected(void **state)
 
 static void test_ip_checksum_host_profile(void **state)
 {
-	struct fixture *f = *state;
+	struct pi_fixture *f = *state;
 	enum { N = 2, LBA = 5 };
 	uint8_t data[N * BS], pi[N * 8];
 	fill_pattern(data, sizeof(data), 15);
@@ -909,7 +894,7 @@ static void test_ip_checksum_host_profile(void **state)
 
 static void test_advertising(void **state)
 {
-	struct fixture *f = *state;
+	struct pi_fixture *f = *state;
 	uint8_t inq[6] = { SCSI_INQUIRY, 0, 0, 0, 96, 0 };
 	struct fake_response *r = submit(f, LUN_T1, inq, 6, TG_DIR_READ, 96, NULL);
 	want_good(r);
@@ -948,7 +933,7 @@ static void test_advertising(void **state)
 
 static void test_format_unit(void **state)
 {
-	struct fixture *f = *state;
+	struct pi_fixture *f = *state;
 	struct pi_disk *d = &f->disks[LUN_T1];
 	/* FMTPINFO 11b, PROTECTION FIELD USAGE 001b in a short header: type 3. */
 	uint8_t cdb[6] = { SCSI_FORMAT_UNIT, 0xc0 | 0x10, 0, 0, 0, 0 };
@@ -1083,15 +1068,7 @@ static struct fake_response *file_submit(struct file_fixture *x, const uint8_t *
 					 const void *payload)
 {
 	struct fake_cmd *cmd = &x->cmd;
-	fake_cmd_reset(cmd);
-	cmd->payload = payload;
-	cmd->payload_len = payload ? exp_len : 0;
-	tg_task_init(&cmd->task, x->nexus, &fake_transport_ops, x->engine);
-	memcpy(cmd->task.cdb, cdb, cdb_len);
-	cmd->task.cdb_len = cdb_len < 16 ? 16 : cdb_len;
-	cmd->task.exp_dir = dir;
-	cmd->task.exp_len = exp_len;
-	tg_task_submit(&cmd->task);
+	submit_cdb(cmd, x->nexus, x->engine, 0, cdb, cdb_len, dir, exp_len, payload);
 	for (int spins = 0; !cmd->rsp.done && spins < 100000; spins++)
 		ev_run(x->loop, EVRUN_ONCE);
 	assert_true(cmd->rsp.done);
@@ -1171,13 +1148,20 @@ static void test_file_sidecar_persists(void **state)
 	free(wire);
 }
 
+/* Opens a type 1 device and writes blocks blocks of pattern seed at lba, kept in data. */
+static void file_open_and_write(struct file_fixture *x, uint8_t *data, uint32_t blocks,
+				uint64_t lba, uint8_t seed)
+{
+	file_open_dev(x, 1, NULL);
+	fill_pattern(data, (size_t)blocks * BS, seed);
+	want_good(file_rw(x, SCSI_WRITE_16, 0, lba, blocks, data));
+}
+
 static void test_file_corruption_detected(void **state)
 {
 	struct file_fixture *x = *state;
-	file_open_dev(x, 1, NULL);
 	uint8_t data[8 * BS];
-	fill_pattern(data, sizeof(data), 22);
-	want_good(file_rw(x, SCSI_WRITE_16, 0, 8, 8, data));
+	file_open_and_write(x, data, 8, 8, 22);
 	file_close_dev(x);
 	/* One bit of block 11 flips behind the daemon's back. */
 	uint8_t byte;
@@ -1209,10 +1193,8 @@ static void test_file_corruption_detected(void **state)
 static void test_file_crash_repair(void **state)
 {
 	struct file_fixture *x = *state;
-	file_open_dev(x, 1, NULL);
 	uint8_t data[4 * BS];
-	fill_pattern(data, sizeof(data), 23);
-	want_good(file_rw(x, SCSI_WRITE_16, 0, 0, 4, data));
+	file_open_and_write(x, data, 4, 0, 23);
 	file_close_dev(x);
 	/* What a crash between the data and the PI write leaves: block 2 has new data, old PI.
 	 * The region (all 64 blocks: one region) was recorded dirty before the write began. */
@@ -1247,10 +1229,8 @@ static void test_file_crash_repair(void **state)
 static void test_file_format_and_unmap(void **state)
 {
 	struct file_fixture *x = *state;
-	file_open_dev(x, 1, NULL);
 	uint8_t data[2 * BS];
-	fill_pattern(data, sizeof(data), 24);
-	want_good(file_rw(x, SCSI_WRITE_16, 0, 30, 2, data));
+	file_open_and_write(x, data, 2, 30, 24);
 	/* UNMAP: the blocks read zeroes with all-FFh PI. */
 	if (x->dev->can_unmap) {
 		uint8_t cdb[10] = { SCSI_UNMAP, 0, 0, 0, 0, 0, 0, 0, 24, 0 };

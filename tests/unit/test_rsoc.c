@@ -1,42 +1,23 @@
 /* Unit tests for core/rsoc.c and the service-action dispatch of core/cmd.c: REPORT SUPPORTED OPERATION CODES against the opcode table. */
 #include "fixture.h"
 
-struct fixture {
-	struct fake_disk disk0, disk1;
-	struct tg_device dev0, dev1;
-	struct tg_lun_entry entries[2];
-	struct tg_target target;
-	struct tg_nexus *nexus;
-	struct fake_cmd cmd;
-};
-
 /* LUN 0: a plain disk. LUN 1: removable and thin (BLOCK ERASE, PREVENT ALLOW). */
 enum { LUN_PLAIN = 0, LUN_REMOVABLE = 1 };
 
+static const struct fixture_spec spec = {
+	.target = "iqn.2026-11.org.targe:rsoc",
+	.disks = { { "disk0", 512, 2048 }, { "disk1", 512, 2048 } },
+	.luns = { { LUN_PLAIN, 0, false }, { LUN_REMOVABLE, 1, false } },
+	.lun_count = 2,
+	.initiators = { { "iqn.2026-11.test:init", NULL, false } },
+};
+
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	assert_non_null(f);
-	fake_device_init(&f->dev0, &f->disk0, "disk0", 512, 2048);
-	fake_device_init(&f->dev1, &f->disk1, "disk1", 512, 2048);
-	f->dev1.removable = true;
-	f->dev1.can_unmap = true;
-	f->entries[0] = (struct tg_lun_entry){ LUN_PLAIN, &f->dev0, false };
-	f->entries[1] = (struct tg_lun_entry){ LUN_REMOVABLE, &f->dev1, false };
-	fixture_target_init(&f->target, "iqn.2026-11.org.targe:rsoc", f->entries, 2);
-	f->nexus = fixture_nexus(&f->target, "iqn.2026-11.test:init", NULL);
+	struct fixture *f = fixture_new(&spec);
+	f->dev[1].removable = true;
+	f->dev[1].can_unmap = true;
 	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	fake_cmd_reset(&f->cmd);
-	tg_nexus_destroy(f->nexus);
-	fake_device_fini(&f->disk0);
-	fake_device_fini(&f->disk1);
-	free(f);
 	return 0;
 }
 
@@ -48,7 +29,7 @@ static struct fake_response *rsoc(struct fixture *f, uint64_t lun, uint8_t optio
 	cdb[3] = opcode;
 	put_be16(cdb + 4, sa);
 	put_be32(cdb + 6, alloc);
-	return fake_submit(&f->cmd, f->nexus, lun, cdb, sizeof(cdb), TG_DIR_READ, alloc);
+	return fake_submit(&f->cmd, f->nexus[0], lun, cdb, sizeof(cdb), TG_DIR_READ, alloc);
 }
 
 /* Descriptors of the all-commands form, each step bytes long. */
@@ -86,7 +67,7 @@ static void test_all_commands(void **state)
 	struct fixture *f = *state;
 	struct fake_response *r = rsoc(f, LUN_PLAIN, 0, false, 0, 0, 65535);
 	assert_good(r);
-	size_t count = offered(&f->dev0);
+	size_t count = offered(&f->dev[0]);
 	assert_true(count > 40);
 	assert_int_equal(get_be32(r->data), 8 * count);
 	assert_int_equal(r->data_len, 4 + 8 * count);
@@ -114,8 +95,8 @@ static void test_all_commands(void **state)
 
 	r = rsoc(f, LUN_REMOVABLE, 0, false, 0, 0, 65535);
 	assert_good(r);
-	assert_int_equal(get_be32(r->data), 8 * offered(&f->dev1));
-	assert_int_equal(offered(&f->dev1), count + 2);
+	assert_int_equal(get_be32(r->data), 8 * offered(&f->dev[1]));
+	assert_int_equal(offered(&f->dev[1]), count + 2);
 	assert_non_null(find_descriptor(r, 8, SCSI_SANITIZE, 0x02, true));
 	assert_non_null(find_descriptor(r, 8, SCSI_PREVENT_ALLOW_MEDIUM_REMOVAL, 0, false));
 }
@@ -125,7 +106,7 @@ static void test_all_commands_with_timeouts(void **state)
 	struct fixture *f = *state;
 	struct fake_response *r = rsoc(f, LUN_PLAIN, 0, true, 0, 0, 65535);
 	assert_good(r);
-	size_t count = offered(&f->dev0);
+	size_t count = offered(&f->dev[0]);
 	assert_int_equal(r->data_len, 4 + 20 * count);
 	for (size_t at = 4; at < r->data_len; at += 20) {
 		const uint8_t *d = r->data + at;
@@ -217,7 +198,7 @@ static void test_invalid_reporting_options(void **state)
 	assert_invalid_field(r, 2, 2);
 	uint8_t cdb[12] = { SCSI_MAINTENANCE_IN, SCSI_MI_REPORT_SUPPORTED_OPCODES, 0x40 };
 	put_be32(cdb + 6, 512);
-	r = fake_submit(&f->cmd, f->nexus, LUN_PLAIN, cdb, sizeof(cdb), TG_DIR_READ, 512);
+	r = fake_submit(&f->cmd, f->nexus[0], LUN_PLAIN, cdb, sizeof(cdb), TG_DIR_READ, 512);
 	assert_invalid_field(r, 2, 6);
 }
 
@@ -230,11 +211,11 @@ static void test_reported_commands_are_dispatched(void **state)
 		const struct tg_cmd_desc *d = &tg_sbc_cmds[op];
 		uint8_t cdb[16] = { (uint8_t)op };
 		if (!d->name) {
-			assert_null(tg_cmd_find(&f->dev0, SCSI_TYPE_DISK, cdb));
+			assert_null(tg_cmd_find(&f->dev[0], SCSI_TYPE_DISK, cdb));
 			continue;
 		}
 		if (!d->service_actions) {
-			assert_ptr_equal(tg_cmd_find(&f->dev1, SCSI_TYPE_DISK, cdb), d);
+			assert_ptr_equal(tg_cmd_find(&f->dev[1], SCSI_TYPE_DISK, cdb), d);
 			continue;
 		}
 		for (const struct tg_cmd_desc *sa = d->service_actions; sa->name; sa++) {
@@ -252,23 +233,24 @@ static void test_unknown_service_action(void **state)
 	struct fixture *f = *state;
 	uint8_t cdb[16] = { SCSI_SERVICE_ACTION_IN_16, 0x1e };
 	put_be32(cdb + 10, 32);
-	struct fake_response *r = fake_submit(&f->cmd, f->nexus, LUN_PLAIN, cdb, 16, TG_DIR_READ, 32);
+	struct fake_response *r =
+	    fake_submit(&f->cmd, f->nexus[0], LUN_PLAIN, cdb, 16, TG_DIR_READ, 32);
 	assert_invalid_field(r, 1, 4);
 	uint8_t mi[12] = { SCSI_MAINTENANCE_IN, 0x05 };
 	put_be32(mi + 6, 32);
-	r = fake_submit(&f->cmd, f->nexus, LUN_PLAIN, mi, 12, TG_DIR_READ, 32);
+	r = fake_submit(&f->cmd, f->nexus[0], LUN_PLAIN, mi, 12, TG_DIR_READ, 32);
 	assert_invalid_field(r, 1, 4);
 	/* A service action the device does not offer answers the same way. */
 	uint8_t sanitize[10] = { SCSI_SANITIZE, 0x02 };
-	r = fake_submit(&f->cmd, f->nexus, LUN_PLAIN, sanitize, 10, TG_DIR_NONE, 0);
+	r = fake_submit(&f->cmd, f->nexus[0], LUN_PLAIN, sanitize, 10, TG_DIR_NONE, 0);
 	assert_invalid_field(r, 1, 4);
 	/* An opcode the device does not offer is an unknown opcode. */
 	uint8_t prevent[6] = { SCSI_PREVENT_ALLOW_MEDIUM_REMOVAL, 0, 0, 0, 1, 0 };
-	r = fake_submit(&f->cmd, f->nexus, LUN_PLAIN, prevent, 6, TG_DIR_NONE, 0);
+	r = fake_submit(&f->cmd, f->nexus[0], LUN_PLAIN, prevent, 6, TG_DIR_NONE, 0);
 	assert_check(r, SCSI_SK_ILLEGAL_REQUEST, 0x20, 0x00);
 	/* The 32-byte CDBs, without type 2 protection. */
 	uint8_t cdb32[32] = { SCSI_VARIABLE_LENGTH_CDB, 0, 0, 0, 0, 0, 0, 0x18, 0, 0x09 };
-	r = fake_submit(&f->cmd, f->nexus, LUN_PLAIN, cdb32, 16, TG_DIR_READ, 512);
+	r = fake_submit(&f->cmd, f->nexus[0], LUN_PLAIN, cdb32, 16, TG_DIR_READ, 512);
 	assert_check(r, SCSI_SK_ILLEGAL_REQUEST, 0x20, 0x00);
 }
 
@@ -309,13 +291,13 @@ static void test_table_check_catches_mistakes(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_all_commands, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_all_commands_with_timeouts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_one_opcode, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_one_service_action, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_invalid_reporting_options, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reported_commands_are_dispatched, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_service_action, setup, teardown),
+		fixture_test(test_all_commands),
+		fixture_test(test_all_commands_with_timeouts),
+		fixture_test(test_one_opcode),
+		fixture_test(test_one_service_action),
+		fixture_test(test_invalid_reporting_options),
+		fixture_test(test_reported_commands_are_dispatched),
+		fixture_test(test_unknown_service_action),
 		cmocka_unit_test(test_table_check_catches_mistakes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

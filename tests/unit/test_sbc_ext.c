@@ -7,62 +7,32 @@
 #define BS 512
 #define BLOCKS 8192 /* 4 MiB: several TG_SBC_CHUNK_BYTES chunks */
 
-struct fixture {
-	struct fake_disk disk;
-	struct tg_device dev;
-	struct tg_lun_entry entries[2];
-	struct tg_target target;
-	struct tg_nexus *nexus;
-	struct fake_cmd cmd, other, third, fourth;
-};
-
 enum { LUN_RW = 0, LUN_RO = 1 };
+
+static const struct fixture_spec spec = {
+	.target = "iqn.2026-11.org.targe:sbc-ext",
+	.disks = { { "thin0", BS, BLOCKS } },
+	.luns = { { LUN_RW, 0, false }, { LUN_RO, 0, true } },
+	.lun_count = 2,
+	.initiators = { { "iqn.2026-11.test:init", NULL, false } },
+};
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	assert_non_null(f);
-	fake_device_init(&f->dev, &f->disk, "thin0", BS, BLOCKS);
-	f->entries[0] = (struct tg_lun_entry){ LUN_RW, &f->dev, false };
-	f->entries[1] = (struct tg_lun_entry){ LUN_RO, &f->dev, true };
-	fixture_target_init(&f->target, "iqn.2026-11.org.targe:sbc-ext", f->entries, 2);
-	f->nexus = fixture_nexus(&f->target, "iqn.2026-11.test:init", NULL);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	fake_cmd_reset(&f->cmd);
-	fake_cmd_reset(&f->other);
-	fake_cmd_reset(&f->third);
-	fake_cmd_reset(&f->fourth);
-	tg_nexus_destroy(f->nexus);
-	fake_device_fini(&f->disk);
-	free(f);
+	*state = fixture_new(&spec);
 	return 0;
 }
 
 static void thin(struct fixture *f)
 {
-	f->dev.can_unmap = true;
-	f->dev.can_write_zeroes = true;
-}
-
-static uint8_t *pattern(size_t len, uint8_t seed)
-{
-	uint8_t *p = malloc(len);
-	assert_non_null(p);
-	for (size_t i = 0; i < len; i++)
-		p[i] = (uint8_t)(seed + i * 31 + (i >> 9));
-	return p;
+	f->dev[0].can_unmap = true;
+	f->dev[0].can_write_zeroes = true;
 }
 
 static bool range_is(const struct fixture *f, uint64_t lba, uint64_t blocks, uint8_t byte)
 {
 	for (uint64_t i = lba * BS; i < (lba + blocks) * BS; i++)
-		if (f->disk.bytes[i] != byte)
+		if (f->disk[0].bytes[i] != byte)
 			return false;
 	return true;
 }
@@ -113,42 +83,20 @@ static uint32_t sense_information(const struct fake_response *r)
 	return get_be32(r->sense + 3);
 }
 
-/* 10/12/16-byte CDB with LBA and length where READ/WRITE/VERIFY keep them. */
-static size_t lba_cdb(uint8_t *cdb, uint8_t opcode, uint8_t byte1, uint64_t lba, uint32_t length)
-{
-	memset(cdb, 0, 16);
-	cdb[0] = opcode;
-	cdb[1] = byte1;
-	switch (opcode >> 5) {
-	case 1:
-	case 2:
-		put_be32(cdb + 2, (uint32_t)lba);
-		put_be16(cdb + 7, (uint16_t)length);
-		return 10;
-	case 5:
-		put_be32(cdb + 2, (uint32_t)lba);
-		put_be32(cdb + 6, length);
-		return 12;
-	default:
-		put_be64(cdb + 2, lba);
-		put_be32(cdb + 10, length);
-		return 16;
-	}
-}
-
 static struct fake_response *send(struct fixture *f, struct fake_cmd *cmd, uint64_t lun,
 				  const uint8_t *cdb, size_t len, const void *payload,
 				  uint32_t payload_len)
 {
 	if (payload_len)
-		return fake_submit_write(cmd, f->nexus, lun, cdb, len, payload, payload_len);
-	return fake_submit(cmd, f->nexus, lun, cdb, len, TG_DIR_NONE, 0);
+		return fake_submit_write(cmd, f->nexus[0], lun, cdb, len, payload, payload_len);
+	return fake_submit(cmd, f->nexus[0], lun, cdb, len, TG_DIR_NONE, 0);
 }
 
 static struct fake_response *inquiry_vpd(struct fixture *f, uint8_t page)
 {
 	uint8_t cdb[6] = { SCSI_INQUIRY, 0x01, page, 0, 255, 0 };
-	struct fake_response *r = fake_submit(&f->cmd, f->nexus, LUN_RW, cdb, 6, TG_DIR_READ, 255);
+	struct fake_response *r =
+	    fake_submit(&f->cmd, f->nexus[0], LUN_RW, cdb, 6, TG_DIR_READ, 255);
 	assert_good(r);
 	return r;
 }
@@ -174,14 +122,14 @@ static void test_block_limits_match_enforced_limits(void **state)
 	assert_int_equal(get_be32(r->data + 60), 0);
 
 	/* Blocks of a page or more need no alignment beyond the block. */
-	f->dev.block_size = 4096;
-	f->dev.num_blocks = BLOCKS * BS / 4096;
+	f->dev[0].block_size = 4096;
+	f->dev[0].num_blocks = BLOCKS * BS / 4096;
 	r = inquiry_vpd(f, 0xb0);
 	assert_int_equal(get_be32(r->data + 44), TG_SBC_MAX_ATOMIC_BYTES / 4096);
 	assert_int_equal(get_be32(r->data + 48), 1);
 	assert_int_equal(get_be32(r->data + 52), 1);
-	f->dev.block_size = BS;
-	f->dev.num_blocks = BLOCKS;
+	f->dev[0].block_size = BS;
+	f->dev[0].num_blocks = BLOCKS;
 
 	thin(f);
 	r = inquiry_vpd(f, 0xb0);
@@ -211,7 +159,7 @@ static void test_provisioning_vpd_and_read_capacity(void **state)
 
 	uint8_t cdb[16] = { SCSI_SERVICE_ACTION_IN_16, SCSI_SAI_READ_CAPACITY_16 };
 	put_be32(cdb + 10, 32);
-	r = fake_submit(&f->cmd, f->nexus, LUN_RW, cdb, 16, TG_DIR_READ, 32);
+	r = fake_submit(&f->cmd, f->nexus[0], LUN_RW, cdb, 16, TG_DIR_READ, 32);
 	assert_good(r);
 	assert_int_equal(r->data[14] & 0xc0, 0xc0); /* LBPME, LBPRZ */
 }
@@ -247,20 +195,20 @@ static void test_write_same_writes_every_block(void **state)
 	struct fixture *f = *state;
 	uint8_t *block = pattern(BS, 7);
 	uint8_t *before = malloc(BLOCKS * BS);
-	memcpy(before, f->disk.bytes, BLOCKS * BS);
+	memcpy(before, f->disk[0].bytes, BLOCKS * BS);
 	struct fake_response *r = write_same(f, false, 0, 10, 5, block);
 	assert_good(r);
 	for (int i = 10; i < 15; i++)
-		assert_memory_equal(f->disk.bytes + i * BS, block, BS);
+		assert_memory_equal(f->disk[0].bytes + i * BS, block, BS);
 	/* Nothing outside the range changed. */
-	assert_memory_equal(f->disk.bytes, before, 10 * BS);
-	assert_memory_equal(f->disk.bytes + 15 * BS, before + 15 * BS, (BLOCKS - 15) * BS);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 1);
+	assert_memory_equal(f->disk[0].bytes, before, 10 * BS);
+	assert_memory_equal(f->disk[0].bytes + 15 * BS, before + 15 * BS, (BLOCKS - 15) * BS);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 1);
 	free(before);
 
 	r = write_same(f, true, 0, BLOCKS - 3, 3, block);
 	assert_good(r);
-	assert_memory_equal(f->disk.bytes + (BLOCKS - 1) * BS, block, BS);
+	assert_memory_equal(f->disk[0].bytes + (BLOCKS - 1) * BS, block, BS);
 	free(block);
 }
 
@@ -271,19 +219,19 @@ static void test_write_same_large_range_in_bounded_chunks(void **state)
 	/* NUMBER OF LOGICAL BLOCKS 0: from the LBA to the end (WSNZ = 0). */
 	struct fake_response *r = write_same(f, true, 0, 0, 0, block);
 	assert_good(r);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], (BLOCKS * BS) / TG_SBC_CHUNK_BYTES);
-	assert_true(f->disk.last.len == TG_SBC_CHUNK_BYTES);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], (BLOCKS * BS) / TG_SBC_CHUNK_BYTES);
+	assert_true(f->disk[0].last.len == TG_SBC_CHUNK_BYTES);
 	for (uint64_t i = 0; i < BLOCKS; i += 1021)
-		assert_memory_equal(f->disk.bytes + i * BS, block, BS);
-	assert_memory_equal(f->disk.bytes + (BLOCKS - 1) * BS, block, BS);
+		assert_memory_equal(f->disk[0].bytes + i * BS, block, BS);
+	assert_memory_equal(f->disk[0].bytes + (BLOCKS - 1) * BS, block, BS);
 
 	/* A range that is not a whole number of chunks ends with a short one. */
-	memset(&f->disk.submitted, 0, sizeof(f->disk.submitted));
+	memset(&f->disk[0].submitted, 0, sizeof(f->disk[0].submitted));
 	r = write_same(f, false, 0, 100, 2048 + 7, block);
 	assert_good(r);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 2);
-	assert_true(f->disk.last.len == 7 * BS);
-	assert_true(f->disk.last.offset == (100 + 2048) * BS);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 2);
+	assert_true(f->disk[0].last.len == 7 * BS);
+	assert_true(f->disk[0].last.offset == (100 + 2048) * BS);
 	free(block);
 }
 
@@ -294,31 +242,32 @@ static void test_write_same_zeroes_unmap_or_write_zeroes(void **state)
 	/* No provisioning support: the zero block is written like any other. */
 	struct fake_response *r = write_same(f, false, 0x08 /* UNMAP */, 20, 4, zero);
 	assert_good(r);
-	assert_int_equal(f->disk.submitted[TG_IO_UNMAP], 0);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 1);
+	assert_int_equal(f->disk[0].submitted[TG_IO_UNMAP], 0);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 1);
 	assert_true(range_is(f, 20, 4, 0));
 
 	thin(f);
 	r = write_same(f, true, 0x08, 30, 6, zero);
 	assert_good(r);
-	assert_int_equal(f->disk.submitted[TG_IO_UNMAP], 1);
-	assert_true(f->disk.last.offset == 30 * BS && f->disk.last.len == 6 * BS);
+	assert_int_equal(f->disk[0].submitted[TG_IO_UNMAP], 1);
+	assert_true(f->disk[0].last.offset == 30 * BS && f->disk[0].last.len == 6 * BS);
 	assert_true(range_is(f, 30, 6, 0));
-	assert_true(f->disk.deallocated[30] && f->disk.deallocated[35] && !f->disk.deallocated[36]);
+	assert_true(f->disk[0].deallocated[30] && f->disk[0].deallocated[35] &&
+		    !f->disk[0].deallocated[36]);
 
 	/* UNMAP = 0 must not deallocate: zeroes are written (efficiently). */
 	r = write_same(f, true, 0, 40, 2, zero);
 	assert_good(r);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE_ZEROES], 1);
-	assert_int_equal(f->disk.submitted[TG_IO_UNMAP], 1);
-	assert_false(f->disk.deallocated[40]);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE_ZEROES], 1);
+	assert_int_equal(f->disk[0].submitted[TG_IO_UNMAP], 1);
+	assert_false(f->disk[0].deallocated[40]);
 
 	/* UNMAP = 1 on a thin device deallocates whatever the block holds: reads return
 	 * zeroes (LBPRZ), as libiscsi's WriteSame10.UnmapUntilEnd checks. */
 	uint8_t *block = pattern(BS, 9);
 	r = write_same(f, false, 0x08, 50, 2, block);
 	assert_good(r);
-	assert_int_equal(f->disk.submitted[TG_IO_UNMAP], 2);
+	assert_int_equal(f->disk[0].submitted[TG_IO_UNMAP], 2);
 	assert_true(range_is(f, 50, 2, 0));
 	free(block);
 }
@@ -333,7 +282,7 @@ static void test_write_same_ndob(void **state)
 	assert_good(r);
 	assert_int_equal(f->cmd.write_pending_calls, 0);
 	assert_true(range_is(f, 60, 3, 0));
-	assert_true(f->disk.deallocated[62]);
+	assert_true(f->disk[0].deallocated[62]);
 }
 
 static void test_write_same_refusals(void **state)
@@ -350,15 +299,15 @@ static void test_write_same_refusals(void **state)
 	once_check(write_same(f, true, 0, BLOCKS, 0, block), SCSI_SK_ILLEGAL_REQUEST, 0x21, 0);
 	once_check(write_same(f, true, 0, UINT64_MAX, 1, block), SCSI_SK_ILLEGAL_REQUEST, 0x21,
 		     0);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 0);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 0);
 
 	/* More than MAXIMUM WRITE SAME LENGTH on a device big enough to hold it. */
-	f->dev.num_blocks = 1ull << 32;
+	f->dev[0].num_blocks = 1ull << 32;
 	uint32_t too_many = TG_SBC_MAX_WRITE_SAME_BLOCKS + 1;
 	once_invalid_field(write_same(f, true, 0, 0, too_many, block), 10, -1);
 	/* ... which also bounds "to the end". */
 	once_invalid_field(write_same(f, true, 0, 0, 0, block), 10, -1);
-	f->dev.num_blocks = BLOCKS;
+	f->dev[0].num_blocks = BLOCKS;
 
 	/* The Data-Out buffer is one block, no more and no less. */
 	uint8_t cdb[16];
@@ -371,7 +320,7 @@ static void test_write_same_refusals(void **state)
 
 	r = send(f, &f->cmd, LUN_RO, cdb, 10, block, BS);
 	assert_check(r, SCSI_SK_DATA_PROTECT, 0x27, 0x00);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 0);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 0);
 	free(block);
 }
 
@@ -379,11 +328,11 @@ static void test_write_same_backend_error(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t *block = pattern(BS, 5);
-	f->disk.fail_ops = 1u << TG_IO_WRITE;
+	f->disk[0].fail_ops = 1u << TG_IO_WRITE;
 	struct fake_response *r = write_same(f, true, 0, 4000, 3000, block);
 	assert_check(r, SCSI_SK_MEDIUM_ERROR, 0x0c, 0x00);
 	assert_int_equal(sense_information(r), 4000);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 1); /* stops at the first failure */
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 1); /* stops at the first failure */
 	free(block);
 }
 
@@ -402,12 +351,19 @@ static size_t unmap_list(uint8_t *buf, const uint64_t (*ranges)[2], size_t count
 	return len;
 }
 
+/* A 10-byte CDB whose PARAMETER LIST LENGTH (bytes 7-8) announces the list sent with it. */
+static struct fake_response *send_list10(struct fixture *f, uint64_t lun, uint8_t opcode,
+					 uint8_t byte1, const void *list, uint16_t len)
+{
+	uint8_t cdb[10] = { opcode, byte1 };
+	put_be16(cdb + 7, len);
+	return send(f, &f->cmd, lun, cdb, 10, list, len);
+}
+
 static struct fake_response *unmap(struct fixture *f, uint64_t lun, uint8_t byte1,
 				   const uint8_t *list, uint16_t len)
 {
-	uint8_t cdb[10] = { SCSI_UNMAP, byte1 };
-	put_be16(cdb + 7, len);
-	return send(f, &f->cmd, lun, cdb, 10, list, len);
+	return send_list10(f, lun, SCSI_UNMAP, byte1, list, len);
 }
 
 static void test_unmap_deallocates_each_range(void **state)
@@ -419,10 +375,10 @@ static void test_unmap_deallocates_each_range(void **state)
 	size_t len = unmap_list(list, ranges, 3);
 	struct fake_response *r = unmap(f, LUN_RW, 0, list, (uint16_t)len);
 	assert_good(r);
-	assert_int_equal(f->disk.submitted[TG_IO_UNMAP], 2); /* the empty range costs nothing */
+	assert_int_equal(f->disk[0].submitted[TG_IO_UNMAP], 2); /* the empty range costs nothing */
 	assert_true(range_is(f, 100, 8, 0) && range_is(f, BLOCKS - 16, 16, 0));
-	assert_true(f->disk.deallocated[107] && !f->disk.deallocated[108]);
-	assert_false(f->disk.bytes[99 * BS + 1] == 0 && f->disk.bytes[99 * BS + 2] == 0);
+	assert_true(f->disk[0].deallocated[107] && !f->disk[0].deallocated[108]);
+	assert_false(f->disk[0].bytes[99 * BS + 1] == 0 && f->disk[0].bytes[99 * BS + 2] == 0);
 
 	/* PARAMETER LIST LENGTH 0: nothing sent, nothing done. */
 	r = unmap(f, LUN_RW, 0, NULL, 0);
@@ -436,7 +392,7 @@ static void test_unmap_deallocates_each_range(void **state)
 	put_be16(list + 2, 16 + 10);
 	r = unmap(f, LUN_RW, 0, list, 8 + 16 + 10);
 	assert_good(r);
-	assert_int_equal(f->disk.submitted[TG_IO_UNMAP], 3);
+	assert_int_equal(f->disk[0].submitted[TG_IO_UNMAP], 3);
 }
 
 static void test_unmap_refusals(void **state)
@@ -455,8 +411,8 @@ static void test_unmap_refusals(void **state)
 	r = unmap(f, LUN_RW, 0, list, (uint16_t)len);
 	assert_check(r, SCSI_SK_ILLEGAL_REQUEST, 0x21, 0x00);
 	assert_int_equal(sense_information(r), BLOCKS - 4);
-	assert_int_equal(f->disk.submitted[TG_IO_UNMAP], 0);
-	assert_false(f->disk.deallocated[0]);
+	assert_int_equal(f->disk[0].submitted[TG_IO_UNMAP], 0);
+	assert_false(f->disk[0].deallocated[0]);
 
 	once_invalid_field(unmap(f, LUN_RW, 0x01, list, (uint16_t)len), 1, 0); /* ANCHOR */
 	for (uint16_t short_len = 1; short_len < 8; short_len++)
@@ -473,7 +429,7 @@ static void test_unmap_refusals(void **state)
 	once_param_field(unmap(f, LUN_RW, 0, list, (uint16_t)len), 2, -1);
 
 	once_check(unmap(f, LUN_RO, 0, list, (uint16_t)len), SCSI_SK_DATA_PROTECT, 0x27, 0x00);
-	assert_int_equal(f->disk.submitted[TG_IO_UNMAP], 0);
+	assert_int_equal(f->disk[0].submitted[TG_IO_UNMAP], 0);
 }
 
 static void test_unmap_limits(void **state)
@@ -499,7 +455,7 @@ static void test_unmap_limits(void **state)
 	/* Blocks summed over the descriptors may not pass MAXIMUM UNMAP LBA COUNT: the
 	 * descriptor that crosses it is pointed at. (A device big enough to hold them; the
 	 * command fails before any I/O.) */
-	f->dev.num_blocks = 1ull << 24;
+	f->dev[0].num_blocks = 1ull << 24;
 	size_t per = 1u << 20;
 	size_t needed = TG_SBC_MAX_UNMAP_BLOCKS / per + 1;
 	assert_true(needed < count);
@@ -507,12 +463,12 @@ static void test_unmap_limits(void **state)
 		ranges[i][0] = 0;
 		ranges[i][1] = per;
 	}
-	memset(&f->disk.submitted, 0, sizeof(f->disk.submitted));
+	memset(&f->disk[0].submitted, 0, sizeof(f->disk[0].submitted));
 	len = unmap_list(list, (const uint64_t(*)[2])ranges, needed);
 	once_param_field(unmap(f, LUN_RW, 0, list, (uint16_t)len),
 			   8 + 16 * (needed - 1) + 8, -1);
-	assert_int_equal(f->disk.submitted[TG_IO_UNMAP], 0);
-	f->dev.num_blocks = BLOCKS;
+	assert_int_equal(f->disk[0].submitted[TG_IO_UNMAP], 0);
+	f->dev[0].num_blocks = BLOCKS;
 	free(ranges);
 	free(list);
 }
@@ -524,7 +480,7 @@ static struct fake_response *get_lba_status(struct fixture *f, uint64_t lba, uin
 	uint8_t cdb[16] = { SCSI_SERVICE_ACTION_IN_16, SCSI_SAI_GET_LBA_STATUS };
 	put_be64(cdb + 2, lba);
 	put_be32(cdb + 10, alloc);
-	return fake_submit(&f->cmd, f->nexus, LUN_RW, cdb, 16, TG_DIR_READ, alloc);
+	return fake_submit(&f->cmd, f->nexus[0], LUN_RW, cdb, 16, TG_DIR_READ, alloc);
 }
 
 static void assert_descriptor(const uint8_t *d, uint64_t lba, uint32_t blocks, uint8_t state)
@@ -569,7 +525,7 @@ static void test_get_lba_status_without_backend_support(void **state)
 	struct fixture *f = *state;
 	static const struct dev_backend_ops no_status_ops = { .name = "fake-full",
 							      .submit = fake_disk_submit };
-	f->dev.ops = &no_status_ops;
+	f->dev[0].ops = &no_status_ops;
 	struct fake_response *r = get_lba_status(f, 10, 64);
 	assert_good(r);
 	assert_int_equal(get_be32(r->data), 4 + 16);
@@ -592,12 +548,12 @@ static void test_verify_one_block_against_each(void **state)
 	uint8_t *block = pattern(BS, 11);
 	/* 3000 blocks: more than one chunk of reads. */
 	for (int i = 0; i < 3000; i++)
-		memcpy(f->disk.bytes + (uint64_t)(1000 + i) * BS, block, BS);
+		memcpy(f->disk[0].bytes + (uint64_t)(1000 + i) * BS, block, BS);
 	struct fake_response *r = verify(f, SCSI_VERIFY_16, 3, 1000, 3000, block, BS);
 	assert_good(r);
-	assert_int_equal(f->disk.submitted[TG_IO_READ], 2);
+	assert_int_equal(f->disk[0].submitted[TG_IO_READ], 2);
 
-	f->disk.bytes[(uint64_t)(1000 + 2500) * BS + 17] ^= 0x40;
+	f->disk[0].bytes[(uint64_t)(1000 + 2500) * BS + 17] ^= 0x40;
 	r = verify(f, SCSI_VERIFY_12, 3, 1000, 3000, block, BS);
 	assert_check(r, SCSI_SK_MISCOMPARE, 0x1d, 0x00);
 	assert_int_equal(sense_information(r), 2500 * BS + 17);
@@ -627,14 +583,14 @@ static void test_write_and_verify(void **state)
 	static const uint8_t opcodes[] = { SCSI_WRITE_VERIFY_10, SCSI_WRITE_VERIFY_12,
 					   SCSI_WRITE_VERIFY_16 };
 	for (size_t i = 0; i < 3; i++) {
-		memset(&f->disk.submitted, 0, sizeof(f->disk.submitted));
+		memset(&f->disk[0].submitted, 0, sizeof(f->disk[0].submitted));
 		uint8_t bytchk = (uint8_t)(i & 1) << 1;
 		struct fake_response *r =
 			write_and_verify(f, opcodes[i], bytchk | 0x10 /* DPO */, 200 + 10 * i, 8, data);
 		assert_good(r);
-		assert_memory_equal(f->disk.bytes + (200 + 10 * i) * BS, data, 8 * BS);
-		assert_int_equal(f->disk.submitted[TG_IO_WRITE], 1);
-		assert_int_equal(f->disk.submitted[TG_IO_READ], 1); /* the verify */
+		assert_memory_equal(f->disk[0].bytes + (200 + 10 * i) * BS, data, 8 * BS);
+		assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 1);
+		assert_int_equal(f->disk[0].submitted[TG_IO_READ], 1); /* the verify */
 	}
 
 	once_good(write_and_verify(f, SCSI_WRITE_VERIFY_10, 0, 0, 0, NULL));
@@ -647,11 +603,11 @@ static void test_write_and_verify(void **state)
 	size_t len = lba_cdb(cdb, SCSI_WRITE_VERIFY_10, 0, 0, 1);
 	once_check(send(f, &f->cmd, LUN_RO, cdb, len, data, BS), SCSI_SK_DATA_PROTECT, 0x27, 0);
 
-	f->disk.fail_ops = 1u << TG_IO_READ;
+	f->disk[0].fail_ops = 1u << TG_IO_READ;
 	struct fake_response *r = write_and_verify(f, SCSI_WRITE_VERIFY_16, 0x02, 300, 2, data);
 	assert_check(r, SCSI_SK_MEDIUM_ERROR, 0x11, 0x00);
 	assert_int_equal(sense_information(r), 300);
-	f->disk.fail_ops = 1u << TG_IO_WRITE;
+	f->disk[0].fail_ops = 1u << TG_IO_WRITE;
 	r = write_and_verify(f, SCSI_WRITE_VERIFY_16, 0x02, 300, 2, data);
 	assert_check(r, SCSI_SK_MEDIUM_ERROR, 0x0c, 0x00);
 	free(data);
@@ -661,16 +617,16 @@ static void test_write_and_verify_fua_and_miscompare(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t *data = pattern(4 * BS, 33);
-	f->disk.deferred = true;
+	f->disk[0].deferred = true;
 	struct fake_response *r = write_and_verify(f, SCSI_WRITE_VERIFY_16, 0x02, 40, 4, data);
-	assert_int_equal(f->disk.pending_count, 1);
-	assert_int_equal(f->disk.last.op, TG_IO_WRITE);
-	assert_true(f->disk.last.fua); /* what is verified is what is durable */
-	fake_disk_complete_all(&f->disk);
-	assert_int_equal(f->disk.last.op, TG_IO_READ);
+	assert_int_equal(f->disk[0].pending_count, 1);
+	assert_int_equal(f->disk[0].last.op, TG_IO_WRITE);
+	assert_true(f->disk[0].last.fua); /* what is verified is what is durable */
+	fake_disk_complete_all(&f->disk[0]);
+	assert_int_equal(f->disk[0].last.op, TG_IO_READ);
 	/* The medium changes under the verify: BYTCHK 01b notices. */
-	f->disk.bytes[41 * BS + 3] ^= 1;
-	fake_disk_complete_all(&f->disk);
+	f->disk[0].bytes[41 * BS + 3] ^= 1;
+	fake_disk_complete_all(&f->disk[0]);
 	assert_check(r, SCSI_SK_MISCOMPARE, 0x1d, 0x00);
 	assert_int_equal(sense_information(r), BS + 3);
 	free(data);
@@ -693,7 +649,7 @@ static uint8_t *caw_buffer(struct fixture *f, uint64_t lba, uint32_t blocks, uin
 {
 	uint8_t *buf = malloc(2 * blocks * BS);
 	assert_non_null(buf);
-	memcpy(buf, f->disk.bytes + lba * BS, blocks * BS);
+	memcpy(buf, f->disk[0].bytes + lba * BS, blocks * BS);
 	uint8_t *p = pattern(blocks * BS, seed);
 	memcpy(buf + blocks * BS, p, blocks * BS);
 	free(p);
@@ -706,9 +662,9 @@ static void test_compare_and_write(void **state)
 	uint8_t *buf = caw_buffer(f, 70, 2, 44);
 	struct fake_response *r = compare_and_write(f, &f->cmd, 0x08 /* FUA */, 70, 2, buf, 4 * BS);
 	assert_good(r);
-	assert_memory_equal(f->disk.bytes + 70 * BS, buf + 2 * BS, 2 * BS);
-	assert_int_equal(f->disk.last.op, TG_IO_WRITE);
-	assert_true(f->disk.last.fua);
+	assert_memory_equal(f->disk[0].bytes + 70 * BS, buf + 2 * BS, 2 * BS);
+	assert_int_equal(f->disk[0].last.op, TG_IO_WRITE);
+	assert_true(f->disk[0].last.fua);
 
 	/* The medium now holds the write data: the same command miscompares, at byte 0. */
 	r = compare_and_write(f, &f->cmd, 0, 70, 2, buf, 4 * BS);
@@ -719,18 +675,18 @@ static void test_compare_and_write(void **state)
 	/* A difference further in: INFORMATION is its offset; nothing is written. */
 	buf = caw_buffer(f, 80, 3, 45);
 	buf[2 * BS + 100] ^= 0x80;
-	unsigned writes = f->disk.submitted[TG_IO_WRITE];
+	unsigned writes = f->disk[0].submitted[TG_IO_WRITE];
 	r = compare_and_write(f, &f->cmd, 0, 80, 3, buf, 6 * BS);
 	assert_check(r, SCSI_SK_MISCOMPARE, 0x1d, 0x00);
 	assert_int_equal(sense_information(r), 2 * BS + 100);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], writes);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], writes);
 	free(buf);
 
 	/* The most blocks the Block Limits page allows. */
 	buf = caw_buffer(f, 1000, 255, 46);
 	r = compare_and_write(f, &f->cmd, 0, 1000, 255, buf, 2 * 255 * BS);
 	assert_good(r);
-	assert_memory_equal(f->disk.bytes + 1000 * BS, buf + 255 * BS, 255 * BS);
+	assert_memory_equal(f->disk[0].bytes + 1000 * BS, buf + 255 * BS, 255 * BS);
 	free(buf);
 
 	once_good(compare_and_write(f, &f->cmd, 0, 0, 0, NULL, 0));
@@ -751,7 +707,7 @@ static void test_compare_and_write_refusals(void **state)
 	uint8_t cdb[16] = { SCSI_COMPARE_AND_WRITE };
 	cdb[13] = 2;
 	once_check(send(f, &f->cmd, LUN_RO, cdb, 16, buf, 4 * BS), SCSI_SK_DATA_PROTECT, 0x27, 0);
-	assert_int_equal(f->disk.submitted[TG_IO_READ], 0);
+	assert_int_equal(f->disk[0].submitted[TG_IO_READ], 0);
 	free(buf);
 }
 
@@ -761,36 +717,36 @@ static void test_compare_and_write_is_atomic_against_writers(void **state)
 	uint8_t *buf = caw_buffer(f, 100, 4, 50);
 	uint8_t *later = pattern(2 * BS, 51);
 	uint8_t *elsewhere = pattern(BS, 52);
-	f->disk.deferred = true;
+	f->disk[0].deferred = true;
 
 	struct fake_response *caw = compare_and_write(f, &f->cmd, 0, 100, 4, buf, 8 * BS);
-	assert_int_equal(f->disk.submitted[TG_IO_READ], 1);
+	assert_int_equal(f->disk[0].submitted[TG_IO_READ], 1);
 
 	/* An overlapping WRITE waits for the COMPARE AND WRITE; one elsewhere does not. */
 	uint8_t cdb[16];
 	size_t len = lba_cdb(cdb, SCSI_WRITE_16, 0, 102, 2);
-	struct fake_response *w = send(f, &f->other, LUN_RW, cdb, len, later, 2 * BS);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 0);
+	struct fake_response *w = send(f, &f->cmd2, LUN_RW, cdb, len, later, 2 * BS);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 0);
 	len = lba_cdb(cdb, SCSI_WRITE_10, 0, 5000, 1);
-	struct fake_response *w2 = send(f, &f->third, LUN_RW, cdb, len, elsewhere, BS);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 1);
-	assert_true(f->disk.last.offset == 5000 * BS);
+	struct fake_response *w2 = send(f, &f->cmd3, LUN_RW, cdb, len, elsewhere, BS);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 1);
+	assert_true(f->disk[0].last.offset == 5000 * BS);
 
-	fake_disk_complete_all(&f->disk); /* the read compares; the CAW's write goes out */
+	fake_disk_complete_all(&f->disk[0]); /* the read compares; the CAW's write goes out */
 	assert_good(w2);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 2);
-	assert_true(f->disk.last.offset == 100 * BS);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 2);
+	assert_true(f->disk[0].last.offset == 100 * BS);
 	assert_false(w->done);
 
-	fake_disk_complete_all(&f->disk); /* the CAW completes and lets the WRITE in */
+	fake_disk_complete_all(&f->disk[0]); /* the CAW completes and lets the WRITE in */
 	assert_good(caw);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 3);
-	assert_true(f->disk.last.offset == 102 * BS);
-	fake_disk_complete_all(&f->disk);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 3);
+	assert_true(f->disk[0].last.offset == 102 * BS);
+	fake_disk_complete_all(&f->disk[0]);
 	assert_good(w);
 	/* The later write is what stays. */
-	assert_memory_equal(f->disk.bytes + 100 * BS, buf + 4 * BS, 2 * BS);
-	assert_memory_equal(f->disk.bytes + 102 * BS, later, 2 * BS);
+	assert_memory_equal(f->disk[0].bytes + 100 * BS, buf + 4 * BS, 2 * BS);
+	assert_memory_equal(f->disk[0].bytes + 102 * BS, later, 2 * BS);
 	free(buf);
 	free(later);
 	free(elsewhere);
@@ -800,24 +756,24 @@ static void test_compare_and_write_waits_for_writes_in_flight(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t *data = pattern(2 * BS, 60);
-	f->disk.deferred = true;
+	f->disk[0].deferred = true;
 	uint8_t cdb[16];
 	size_t len = lba_cdb(cdb, SCSI_WRITE_16, 0, 300, 2);
-	struct fake_response *w = send(f, &f->other, LUN_RW, cdb, len, data, 2 * BS);
-	assert_int_equal(f->disk.pending_count, 1);
+	struct fake_response *w = send(f, &f->cmd2, LUN_RW, cdb, len, data, 2 * BS);
+	assert_int_equal(f->disk[0].pending_count, 1);
 
 	/* Its compare data is what the write in flight is putting there. */
 	uint8_t *buf = malloc(4 * BS);
 	memcpy(buf, data, 2 * BS);
 	memset(buf + 2 * BS, 0x5a, 2 * BS);
 	struct fake_response *caw = compare_and_write(f, &f->cmd, 0, 300, 2, buf, 4 * BS);
-	assert_int_equal(f->disk.submitted[TG_IO_READ], 0); /* not before the write is done */
+	assert_int_equal(f->disk[0].submitted[TG_IO_READ], 0); /* not before the write is done */
 
-	fake_disk_complete_all(&f->disk);
+	fake_disk_complete_all(&f->disk[0]);
 	assert_good(w);
-	assert_int_equal(f->disk.submitted[TG_IO_READ], 1);
-	fake_disk_complete_all(&f->disk);
-	fake_disk_complete_all(&f->disk);
+	assert_int_equal(f->disk[0].submitted[TG_IO_READ], 1);
+	fake_disk_complete_all(&f->disk[0]);
+	fake_disk_complete_all(&f->disk[0]);
 	assert_good(caw);
 	assert_true(range_is(f, 300, 2, 0x5a));
 	free(buf);
@@ -829,18 +785,18 @@ static void test_waiting_writer_aborted_does_nothing(void **state)
 	struct fixture *f = *state;
 	uint8_t *buf = caw_buffer(f, 10, 1, 70);
 	uint8_t *data = pattern(BS, 71);
-	f->disk.deferred = true;
+	f->disk[0].deferred = true;
 	struct fake_response *caw = compare_and_write(f, &f->cmd, 0, 10, 1, buf, 2 * BS);
 	uint8_t cdb[16];
 	size_t len = lba_cdb(cdb, SCSI_WRITE_10, 0, 10, 1);
-	struct fake_response *w = send(f, &f->other, LUN_RW, cdb, len, data, BS);
-	tg_task_abort(&f->other.task);
-	fake_disk_complete_all(&f->disk);
-	fake_disk_complete_all(&f->disk);
+	struct fake_response *w = send(f, &f->cmd2, LUN_RW, cdb, len, data, BS);
+	tg_task_abort(&f->cmd2.task);
+	fake_disk_complete_all(&f->disk[0]);
+	fake_disk_complete_all(&f->disk[0]);
 	assert_good(caw);
 	assert_status(w, SCSI_STATUS_TASK_ABORTED);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 1); /* only the CAW's */
-	assert_memory_equal(f->disk.bytes + 10 * BS, buf + BS, BS);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 1); /* only the CAW's */
+	assert_memory_equal(f->disk[0].bytes + 10 * BS, buf + BS, BS);
 	free(buf);
 	free(data);
 }
@@ -869,24 +825,24 @@ static void test_write_atomic(void **state)
 		write_atomic(f, &f->cmd, LUN_RW, 0x08 /* FUA */, 16, ATOMIC_UNIT, 0, data,
 			     ATOMIC_UNIT * BS);
 	assert_good(r);
-	assert_memory_equal(f->disk.bytes + 16 * BS, data, ATOMIC_UNIT * BS);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 1);
-	assert_true(f->disk.last.offset == 16 * BS);
-	assert_true(f->disk.last.fua);
+	assert_memory_equal(f->disk[0].bytes + 16 * BS, data, ATOMIC_UNIT * BS);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 1);
+	assert_true(f->disk[0].last.offset == 16 * BS);
+	assert_true(f->disk[0].last.fua);
 
 	/* The largest atomic write, at the last whole unit it fits: one backend write. */
 	uint64_t lba = BLOCKS - ATOMIC_MAX;
 	r = write_atomic(f, &f->cmd, LUN_RW, 0, lba, ATOMIC_MAX, 0, data, ATOMIC_MAX * BS);
 	assert_good(r);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 2);
-	assert_true(f->disk.last.offset == lba * BS);
-	assert_true(f->disk.last.len == ATOMIC_MAX * BS);
-	assert_false(f->disk.last.fua);
-	assert_memory_equal(f->disk.bytes + lba * BS, data, ATOMIC_MAX * BS);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 2);
+	assert_true(f->disk[0].last.offset == lba * BS);
+	assert_true(f->disk[0].last.len == ATOMIC_MAX * BS);
+	assert_false(f->disk[0].last.fua);
+	assert_memory_equal(f->disk[0].bytes + lba * BS, data, ATOMIC_MAX * BS);
 
 	/* No blocks: nothing to write, and not an error. */
 	once_good(write_atomic(f, &f->cmd, LUN_RW, 0, 0, 0, 0, NULL, 0));
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 2);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 2);
 	free(data);
 }
 
@@ -931,7 +887,7 @@ static void test_write_atomic_refusals(void **state)
 	/* A read-only mapping refuses it like any write. */
 	once_check(write_atomic(f, &f->cmd, LUN_RO, 0, 0, ATOMIC_UNIT, 0, data, ATOMIC_UNIT * BS),
 		   SCSI_SK_DATA_PROTECT, 0x27, 0);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 0);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 0);
 	free(data);
 }
 
@@ -941,47 +897,48 @@ static void test_write_atomic_is_atomic_against_writers(void **state)
 	uint8_t *before = pattern(2 * BS, 92);
 	uint8_t *atomic = pattern(2 * ATOMIC_UNIT * BS, 93);
 	uint8_t *after = pattern(BS, 94);
-	f->disk.deferred = true;
+	f->disk[0].deferred = true;
 
 	/* A plain WRITE is in flight inside the range the atomic write covers. */
 	uint8_t cdb[16];
 	size_t len = lba_cdb(cdb, SCSI_WRITE_16, 0, 203, 2);
-	struct fake_response *w1 = send(f, &f->other, LUN_RW, cdb, len, before, 2 * BS);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 1);
+	struct fake_response *w1 = send(f, &f->cmd2, LUN_RW, cdb, len, before, 2 * BS);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 1);
 
 	struct fake_response *a = write_atomic(f, &f->cmd, LUN_RW, 0, 200, 2 * ATOMIC_UNIT, 0,
 					       atomic, 2 * ATOMIC_UNIT * BS);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 1); /* waits for it */
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 1); /* waits for it */
 
-	fake_disk_complete_all(&f->disk);
+	fake_disk_complete_all(&f->disk[0]);
 	assert_good(w1);
 	/* Then goes out whole, as one request. */
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 2);
-	assert_true(f->disk.last.offset == 200 * BS);
-	assert_true(f->disk.last.len == 2 * ATOMIC_UNIT * BS);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 2);
+	assert_true(f->disk[0].last.offset == 200 * BS);
+	assert_true(f->disk[0].last.len == 2 * ATOMIC_UNIT * BS);
 
 	/* A WRITE overlapping its last block waits until it is done. */
 	len = lba_cdb(cdb, SCSI_WRITE_10, 0, 200 + 2 * ATOMIC_UNIT - 1, 1);
-	struct fake_response *w2 = send(f, &f->third, LUN_RW, cdb, len, after, BS);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 2);
+	struct fake_response *w2 = send(f, &f->cmd3, LUN_RW, cdb, len, after, BS);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 2);
 	assert_false(w2->done);
 
 	/* So does a READ of its first block: it must not see the write half done. */
-	unsigned reads = f->disk.submitted[TG_IO_READ];
+	unsigned reads = f->disk[0].submitted[TG_IO_READ];
 	len = lba_cdb(cdb, SCSI_READ_16, 0, 200, 1);
-	struct fake_response *r = fake_submit(&f->fourth, f->nexus, LUN_RW, cdb, len, TG_DIR_READ, BS);
-	assert_int_equal(f->disk.submitted[TG_IO_READ], reads);
+	struct fake_response *r =
+	    fake_submit(&f->cmd4, f->nexus[0], LUN_RW, cdb, len, TG_DIR_READ, BS);
+	assert_int_equal(f->disk[0].submitted[TG_IO_READ], reads);
 	assert_false(r->done);
 
-	fake_disk_complete_all(&f->disk);
+	fake_disk_complete_all(&f->disk[0]);
 	assert_good(a);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 3);
-	fake_disk_complete_all(&f->disk);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 3);
+	fake_disk_complete_all(&f->disk[0]);
 	assert_good(w2);
 	assert_good(r);
 	assert_memory_equal(r->data, atomic, BS);
-	assert_memory_equal(f->disk.bytes + 200 * BS, atomic, (2 * ATOMIC_UNIT - 1) * BS);
-	assert_memory_equal(f->disk.bytes + (200 + 2 * ATOMIC_UNIT - 1) * BS, after, BS);
+	assert_memory_equal(f->disk[0].bytes + 200 * BS, atomic, (2 * ATOMIC_UNIT - 1) * BS);
+	assert_memory_equal(f->disk[0].bytes + (200 + 2 * ATOMIC_UNIT - 1) * BS, after, BS);
 	free(before);
 	free(atomic);
 	free(after);
@@ -1002,7 +959,7 @@ static void note_grant(struct tg_lba_lock *lock)
 static void test_lba_lock_rules(void **state)
 {
 	struct fixture *f = *state;
-	struct tg_device *dev = &f->dev;
+	struct tg_device *dev = &f->dev[0];
 	struct grant_log w1 = { 0 }, x1 = { 0 }, w2 = { 0 }, w3 = { 0 }, x2 = { 0 };
 
 	/* Writers alone pass on the counter and are not listed. */
@@ -1052,15 +1009,15 @@ static void test_orwrite(void **state)
 	struct fixture *f = *state;
 	uint8_t *data = pattern(3 * BS, 80);
 	uint8_t *before = malloc(3 * BS);
-	memcpy(before, f->disk.bytes + 500 * BS, 3 * BS);
+	memcpy(before, f->disk[0].bytes + 500 * BS, 3 * BS);
 	uint8_t cdb[16];
 	size_t len = lba_cdb(cdb, SCSI_ORWRITE_16, 0x08, 500, 3);
 	struct fake_response *r = send(f, &f->cmd, LUN_RW, cdb, len, data, 3 * BS);
 	assert_good(r);
 	for (size_t i = 0; i < 3 * BS; i++)
-		assert_int_equal(f->disk.bytes[500 * BS + i], before[i] | data[i]);
-	assert_true(f->disk.last.fua);
-	assert_int_equal(f->disk.submitted[TG_IO_READ], 1);
+		assert_int_equal(f->disk[0].bytes[500 * BS + i], before[i] | data[i]);
+	assert_true(f->disk[0].last.fua);
+	assert_int_equal(f->disk[0].submitted[TG_IO_READ], 1);
 
 	len = lba_cdb(cdb, SCSI_ORWRITE_16, 0, 0, 0);
 	once_good(send(f, &f->cmd, LUN_RW, cdb, len, NULL, 0));
@@ -1094,21 +1051,21 @@ static void test_prefetch(void **state)
 	struct fake_response *r = prefetch(f, false, 0, 10, 100);
 	assert_status(r, SCSI_STATUS_CONDITION_MET);
 	assert_int_equal(r->sense_len, 0);
-	assert_int_equal(f->disk.submitted[TG_IO_READ], 1);
+	assert_int_equal(f->disk[0].submitted[TG_IO_READ], 1);
 	/* IMMED: the answer comes at once, from the cache size alone. */
 	r = prefetch(f, true, 0x02, 10, 100);
 	assert_status(r, SCSI_STATUS_CONDITION_MET);
-	assert_int_equal(f->disk.submitted[TG_IO_READ], 1);
+	assert_int_equal(f->disk[0].submitted[TG_IO_READ], 1);
 	/* More than the cache holds: GOOD (with IMMED nothing is read). */
-	f->dev.num_blocks = 1u << 20;
+	f->dev[0].num_blocks = 1u << 20;
 	r = prefetch(f, true, 0x02, 0, 0);
 	assert_good(r);
-	f->dev.num_blocks = BLOCKS;
+	f->dev[0].num_blocks = BLOCKS;
 	r = prefetch(f, true, 0, 0, 0); /* length 0: to the end, 4 MiB fits */
 	assert_status(r, SCSI_STATUS_CONDITION_MET);
-	assert_int_equal(f->disk.submitted[TG_IO_READ], 1 + BLOCKS * BS / TG_SBC_CHUNK_BYTES);
+	assert_int_equal(f->disk[0].submitted[TG_IO_READ], 1 + BLOCKS * BS / TG_SBC_CHUNK_BYTES);
 	/* Without a cache (direct I/O) there is nothing to fill. */
-	f->dev.write_cache = false;
+	f->dev[0].write_cache = false;
 	once_good(prefetch(f, false, 0, 0, 1));
 	once_check(prefetch(f, true, 0, BLOCKS, 1), SCSI_SK_ILLEGAL_REQUEST, 0x21, 0);
 	once_check(prefetch(f, false, 0, BLOCKS - 1, 2), SCSI_SK_ILLEGAL_REQUEST, 0x21, 0);
@@ -1121,7 +1078,8 @@ static void test_read_defect_data(void **state)
 	struct fixture *f = *state;
 	uint8_t cdb10[10] = { SCSI_READ_DEFECT_DATA_10, 0, 0x18 | 0x05 };
 	put_be16(cdb10 + 7, 64);
-	struct fake_response *r = fake_submit(&f->cmd, f->nexus, LUN_RW, cdb10, 10, TG_DIR_READ, 64);
+	struct fake_response *r =
+	    fake_submit(&f->cmd, f->nexus[0], LUN_RW, cdb10, 10, TG_DIR_READ, 64);
 	assert_good(r);
 	assert_int_equal(r->data_len, 4);
 	assert_int_equal(r->data[1], 0x18 | 0x05);
@@ -1129,15 +1087,17 @@ static void test_read_defect_data(void **state)
 
 	uint8_t cdb12[12] = { SCSI_READ_DEFECT_DATA_12, 0x10 | 0x03 };
 	put_be32(cdb12 + 6, 4); /* shorter than the header */
-	r = fake_submit(&f->cmd, f->nexus, LUN_RW, cdb12, 12, TG_DIR_READ, 4);
+	r = fake_submit(&f->cmd, f->nexus[0], LUN_RW, cdb12, 12, TG_DIR_READ, 4);
 	assert_good(r);
 	assert_int_equal(r->data_len, 4);
 	assert_int_equal(r->data[1], 0x10 | 0x03);
 
 	cdb10[2] = 0x06;
-	once_invalid_field(fake_submit(&f->cmd, f->nexus, LUN_RW, cdb10, 10, TG_DIR_READ, 64), 2, 2);
+	once_invalid_field(fake_submit(&f->cmd, f->nexus[0], LUN_RW, cdb10, 10, TG_DIR_READ, 64), 2,
+			   2);
 	cdb12[1] = 0x07;
-	once_invalid_field(fake_submit(&f->cmd, f->nexus, LUN_RW, cdb12, 12, TG_DIR_READ, 4), 1, 2);
+	once_invalid_field(fake_submit(&f->cmd, f->nexus[0], LUN_RW, cdb12, 12, TG_DIR_READ, 4), 1,
+			   2);
 }
 
 /* ---- SANITIZE ---- */
@@ -1145,9 +1105,7 @@ static void test_read_defect_data(void **state)
 static struct fake_response *sanitize(struct fixture *f, uint64_t lun, uint8_t byte1,
 				      const void *list, uint16_t len)
 {
-	uint8_t cdb[10] = { SCSI_SANITIZE, byte1 };
-	put_be16(cdb + 7, len);
-	return send(f, &f->cmd, lun, cdb, 10, list, len);
+	return send_list10(f, lun, SCSI_SANITIZE, byte1, list, len);
 }
 
 static void test_sanitize_overwrite(void **state)
@@ -1163,9 +1121,9 @@ static void test_sanitize_overwrite(void **state)
 	struct fake_response *r = sanitize(f, LUN_RW, 0x01, list, 4 + 3);
 	assert_good(r);
 	for (uint64_t i = 0; i < (uint64_t)BLOCKS * BS; i += 4099)
-		assert_int_equal(f->disk.bytes[i], list[4 + (i % BS) % 3]);
-	assert_true(f->disk.last.fua);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], BLOCKS * BS / TG_SBC_CHUNK_BYTES);
+		assert_int_equal(f->disk[0].bytes[i], list[4 + (i % BS) % 3]);
+	assert_true(f->disk[0].last.fua);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], BLOCKS * BS / TG_SBC_CHUNK_BYTES);
 
 	/* Two passes with INVERT: the last one writes the inverse. */
 	list[0] = 0x80 | 0x02;
@@ -1173,7 +1131,7 @@ static void test_sanitize_overwrite(void **state)
 	r = sanitize(f, LUN_RW, 0x01, list, 4 + 1);
 	assert_good(r);
 	assert_true(range_is(f, 0, BLOCKS, (uint8_t)~0xa1));
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 3 * BLOCKS * BS / TG_SBC_CHUNK_BYTES);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 3 * BLOCKS * BS / TG_SBC_CHUNK_BYTES);
 }
 
 static void test_sanitize_overwrite_refusals(void **state)
@@ -1199,7 +1157,7 @@ static void test_sanitize_overwrite_refusals(void **state)
 	once_param_field(sanitize(f, LUN_RW, 0x01, list, 4 + 4), 2, -1);
 	put_be16(list + 2, BS);
 	once_check(sanitize(f, LUN_RO, 0x01, list, BS + 4), SCSI_SK_DATA_PROTECT, 0x27, 0);
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE], 0);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE], 0);
 }
 
 static void test_sanitize_block_erase_and_others(void **state)
@@ -1207,19 +1165,19 @@ static void test_sanitize_block_erase_and_others(void **state)
 	struct fixture *f = *state;
 	/* Neither unmap nor write-zeroes: no BLOCK ERASE. */
 	once_invalid_field(sanitize(f, LUN_RW, 0x02, NULL, 0), 1, 4);
-	f->dev.can_write_zeroes = true;
+	f->dev[0].can_write_zeroes = true;
 	once_good(sanitize(f, LUN_RW, 0x02, NULL, 0));
-	assert_int_equal(f->disk.submitted[TG_IO_WRITE_ZEROES], 1);
+	assert_int_equal(f->disk[0].submitted[TG_IO_WRITE_ZEROES], 1);
 	assert_true(range_is(f, 0, BLOCKS, 0));
-	assert_false(f->disk.deallocated[0]);
+	assert_false(f->disk[0].deallocated[0]);
 
 	thin(f);
-	memset(f->disk.bytes, 0x77, f->disk.size);
+	memset(f->disk[0].bytes, 0x77, f->disk[0].size);
 	once_good(sanitize(f, LUN_RW, 0x20 | 0x02 /* AUSE */, NULL, 0));
-	assert_int_equal(f->disk.submitted[TG_IO_UNMAP], 1);
-	assert_true(f->disk.last.offset == 0 && f->disk.last.len == (uint64_t)BLOCKS * BS);
+	assert_int_equal(f->disk[0].submitted[TG_IO_UNMAP], 1);
+	assert_true(f->disk[0].last.offset == 0 && f->disk[0].last.len == (uint64_t)BLOCKS * BS);
 	assert_true(range_is(f, 0, BLOCKS, 0));
-	assert_true(f->disk.deallocated[0] && f->disk.deallocated[BLOCKS - 1]);
+	assert_true(f->disk[0].deallocated[0] && f->disk[0].deallocated[BLOCKS - 1]);
 	uint8_t eight[8] = { 0 };
 	once_invalid_field(sanitize(f, LUN_RW, 0x02, eight, 8), 7, -1);
 
@@ -1241,16 +1199,16 @@ static void test_sanitize_waits_for_writes_in_flight(void **state)
 	struct fixture *f = *state;
 	thin(f);
 	uint8_t *data = pattern(BS, 90);
-	f->disk.deferred = true;
+	f->disk[0].deferred = true;
 	uint8_t cdb[16];
 	size_t len = lba_cdb(cdb, SCSI_WRITE_10, 0, 7, 1);
-	struct fake_response *w = send(f, &f->other, LUN_RW, cdb, len, data, BS);
+	struct fake_response *w = send(f, &f->cmd2, LUN_RW, cdb, len, data, BS);
 	struct fake_response *s = sanitize(f, LUN_RW, 0x02, NULL, 0);
-	assert_int_equal(f->disk.submitted[TG_IO_UNMAP], 0);
-	fake_disk_complete_all(&f->disk);
+	assert_int_equal(f->disk[0].submitted[TG_IO_UNMAP], 0);
+	fake_disk_complete_all(&f->disk[0]);
 	assert_good(w);
-	assert_int_equal(f->disk.submitted[TG_IO_UNMAP], 1);
-	fake_disk_complete_all(&f->disk);
+	assert_int_equal(f->disk[0].submitted[TG_IO_UNMAP], 1);
+	fake_disk_complete_all(&f->disk[0]);
 	assert_good(s);
 	assert_true(range_is(f, 7, 1, 0)); /* the write came first and was erased */
 	free(data);
@@ -1283,7 +1241,7 @@ static void test_table_entries(void **state)
 	assert_false(tg_sbc_cmds[SCSI_WRITE_16].flags & TG_CMD_LBA_EXCLUSIVE);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) fixture_test(fn)
 
 int main(void)
 {

@@ -3,40 +3,19 @@
 
 #include "config/config.h"
 
-struct fixture {
-	struct fake_disk disk0, disk1;
-	struct tg_device dev0, dev1;
-	struct tg_lun_entry entries[3];
-	struct tg_target target;
-	struct tg_nexus *nexus;
-	struct fake_cmd cmd;
-};
-
 enum { LUN_DISK0 = 0, LUN_DISK1_RO = 1, LUN_FLAT = 300, LUN_UNMAPPED = 5 };
+
+static const struct fixture_spec spec = {
+	.target = "iqn.2026-11.org.targe:test",
+	.disks = { { "disk0", 512, 2048 }, { "disk1", 4096, 100 } },
+	.luns = { { LUN_DISK0, 0, false }, { LUN_DISK1_RO, 1, true }, { LUN_FLAT, 0, false } },
+	.lun_count = 3,
+	.initiators = { { "iqn.2026-11.test:init", NULL, false } },
+};
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	assert_non_null(f);
-	fake_device_init(&f->dev0, &f->disk0, "disk0", 512, 2048);
-	fake_device_init(&f->dev1, &f->disk1, "disk1", 4096, 100);
-	f->entries[0] = (struct tg_lun_entry){ LUN_DISK0, &f->dev0, false };
-	f->entries[1] = (struct tg_lun_entry){ LUN_DISK1_RO, &f->dev1, true };
-	f->entries[2] = (struct tg_lun_entry){ LUN_FLAT, &f->dev0, false };
-	fixture_target_init(&f->target, "iqn.2026-11.org.targe:test", f->entries, 3);
-	f->nexus = fixture_nexus(&f->target, "iqn.2026-11.test:init", NULL);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	fake_cmd_reset(&f->cmd);
-	tg_nexus_destroy(f->nexus);
-	fake_device_fini(&f->disk0);
-	fake_device_fini(&f->disk1);
-	free(f);
+	*state = fixture_new(&spec);
 	return 0;
 }
 
@@ -45,13 +24,13 @@ static struct fake_response *inquiry(struct fixture *f, uint64_t lun, bool evpd,
 {
 	uint8_t cdb[6] = { SCSI_INQUIRY, evpd ? 1 : 0, page, 0, 0, 0 };
 	put_be16(cdb + 3, alloc);
-	return fake_submit(&f->cmd, f->nexus, lun, cdb, sizeof(cdb), TG_DIR_READ, exp_len);
+	return fake_submit(&f->cmd, f->nexus[0], lun, cdb, sizeof(cdb), TG_DIR_READ, exp_len);
 }
 
 static struct fake_response *tur(struct fixture *f, uint64_t lun)
 {
 	uint8_t cdb[6] = { SCSI_TEST_UNIT_READY };
-	return fake_submit(&f->cmd, f->nexus, lun, cdb, sizeof(cdb), TG_DIR_NONE, 0);
+	return fake_submit(&f->cmd, f->nexus[0], lun, cdb, sizeof(cdb), TG_DIR_NONE, 0);
 }
 
 static struct fake_response *report_luns_on(struct fake_cmd *cmd, struct tg_nexus *nexus,
@@ -66,14 +45,14 @@ static struct fake_response *request_sense(struct fixture *f, uint64_t lun, bool
 					   uint8_t alloc)
 {
 	uint8_t cdb[6] = { SCSI_REQUEST_SENSE, desc ? 1 : 0, 0, 0, alloc, 0 };
-	return fake_submit(&f->cmd, f->nexus, lun, cdb, sizeof(cdb), TG_DIR_READ, alloc);
+	return fake_submit(&f->cmd, f->nexus[0], lun, cdb, sizeof(cdb), TG_DIR_READ, alloc);
 }
 
 static struct fake_response *mode_sense6(struct fixture *f, uint64_t lun, uint8_t byte1,
 					 uint8_t byte2, uint8_t subpage, uint8_t alloc)
 {
 	uint8_t cdb[6] = { SCSI_MODE_SENSE_6, byte1, byte2, subpage, alloc, 0 };
-	return fake_submit(&f->cmd, f->nexus, lun, cdb, sizeof(cdb), TG_DIR_READ, alloc);
+	return fake_submit(&f->cmd, f->nexus[0], lun, cdb, sizeof(cdb), TG_DIR_READ, alloc);
 }
 
 static struct fake_response *mode_sense10(struct fixture *f, uint64_t lun, uint8_t byte1,
@@ -81,7 +60,7 @@ static struct fake_response *mode_sense10(struct fixture *f, uint64_t lun, uint8
 {
 	uint8_t cdb[10] = { SCSI_MODE_SENSE_10, byte1, byte2 };
 	put_be16(cdb + 7, alloc);
-	return fake_submit(&f->cmd, f->nexus, lun, cdb, sizeof(cdb), TG_DIR_READ, alloc);
+	return fake_submit(&f->cmd, f->nexus[0], lun, cdb, sizeof(cdb), TG_DIR_READ, alloc);
 }
 
 /* ---- INQUIRY ---- */
@@ -112,18 +91,18 @@ static void test_inquiry_standard(void **state)
 static void test_inquiry_product_default_and_sanitised(void **state)
 {
 	struct fixture *f = *state;
-	f->dev0.name = "";
+	f->dev[0].name = "";
 	struct fake_response *r = inquiry(f, LUN_DISK0, false, 0, 96, 96);
 	assert_good(r);
 	assert_memory_equal(r->data + 16, "VIRTUAL-DISK    ", 16);
-	f->dev0.name = "a-very-long-device-name\x01";
+	f->dev[0].name = "a-very-long-device-name\x01";
 	r = inquiry(f, LUN_DISK0, false, 0, 96, 96);
 	assert_good(r);
 	assert_memory_equal(r->data + 16, "a-very-long-devi", 16);
-	f->dev0.name = "x\ty";
+	f->dev[0].name = "x\ty";
 	r = inquiry(f, LUN_DISK0, false, 0, 96, 96);
 	assert_memory_equal(r->data + 16, "x_y             ", 16);
-	f->dev0.name = "disk0";
+	f->dev[0].name = "disk0";
 }
 
 static void test_inquiry_allocation_and_residuals(void **state)
@@ -168,7 +147,7 @@ static void test_inquiry_invalid_fields(void **state)
 	struct fixture *f = *state;
 	uint8_t cmddt[6] = { SCSI_INQUIRY, 0x02, 0, 0, 96, 0 };
 	struct fake_response *r =
-		fake_submit(&f->cmd, f->nexus, LUN_DISK0, cmddt, 6, TG_DIR_READ, 96);
+		fake_submit(&f->cmd, f->nexus[0], LUN_DISK0, cmddt, 6, TG_DIR_READ, 96);
 	assert_invalid_field(r, 1, 1);
 	assert_int_equal(r->data_len, 0);
 
@@ -178,7 +157,7 @@ static void test_inquiry_invalid_fields(void **state)
 	assert_invalid_field(r, 2, -1);
 
 	uint8_t naca[6] = { SCSI_INQUIRY, 0, 0, 0, 96, 0x04 };
-	r = fake_submit(&f->cmd, f->nexus, LUN_DISK0, naca, 6, TG_DIR_READ, 96);
+	r = fake_submit(&f->cmd, f->nexus[0], LUN_DISK0, naca, 6, TG_DIR_READ, 96);
 	assert_invalid_field(r, 5, 2);
 }
 
@@ -220,8 +199,8 @@ static void test_vpd_device_identification(void **state)
 	assert_int_equal(d[0], 0x01);
 	assert_int_equal(d[1], 0x03);
 	assert_int_equal(d[3], 16);
-	assert_true(get_be64(d + 4) == f->dev0.naa);
-	assert_true(get_be64(d + 12) == f->dev0.naa_ext);
+	assert_true(get_be64(d + 4) == f->dev[0].naa);
+	assert_true(get_be64(d + 12) == f->dev[0].naa_ext);
 	assert_int_equal(d[4] >> 4, 6);
 	d += 20;
 	/* T10 vendor ID designator: ASCII, type 1, vendor + device name. */
@@ -255,7 +234,7 @@ static void test_vpd_block_characteristics(void **state)
 	assert_int_equal(get_be16(r->data + 2), 0x3c);
 	assert_int_equal(get_be16(r->data + 4), 1); /* non-rotating */
 	assert_int_equal(r->data[7] & 0x0f, 0);
-	f->dev0.rotational = true;
+	f->dev[0].rotational = true;
 	r = inquiry(f, LUN_DISK0, true, 0xb1, 255, 255);
 	assert_good(r);
 	assert_int_equal(get_be16(r->data + 4), 0);
@@ -290,7 +269,7 @@ static void test_lun_encode(void **state)
 static void test_report_luns(void **state)
 {
 	struct fixture *f = *state;
-	struct fake_response *r = report_luns_on(&f->cmd, f->nexus, LUN_DISK0, 0, 4096);
+	struct fake_response *r = report_luns_on(&f->cmd, f->nexus[0], LUN_DISK0, 0, 4096);
 	assert_good(r);
 	assert_int_equal(r->data_len, 8 + 24);
 	assert_int_equal(get_be32(r->data), 24);
@@ -300,16 +279,16 @@ static void test_report_luns(void **state)
 	assert_true(r->underflow);
 	assert_int_equal(r->residual, 4096 - 32);
 
-	r = report_luns_on(&f->cmd, f->nexus, LUN_DISK0, 2, 4096);
+	r = report_luns_on(&f->cmd, f->nexus[0], LUN_DISK0, 2, 4096);
 	assert_good(r);
 	assert_int_equal(get_be32(r->data), 24);
 	/* Well-known LUs only: there are none. */
-	r = report_luns_on(&f->cmd, f->nexus, LUN_DISK0, 1, 4096);
+	r = report_luns_on(&f->cmd, f->nexus[0], LUN_DISK0, 1, 4096);
 	assert_good(r);
 	assert_int_equal(r->data_len, 8);
 	assert_int_equal(get_be32(r->data), 0);
 	/* Addressed to an unmapped LUN it still answers. */
-	r = report_luns_on(&f->cmd, f->nexus, LUN_UNMAPPED, 0, 4096);
+	r = report_luns_on(&f->cmd, f->nexus[0], LUN_UNMAPPED, 0, 4096);
 	assert_good(r);
 	assert_int_equal(get_be32(r->data), 24);
 }
@@ -318,24 +297,24 @@ static void test_report_luns_truncated_and_invalid(void **state)
 {
 	struct fixture *f = *state;
 	/* The LUN LIST LENGTH still tells the whole list when the allocation cuts it. */
-	struct fake_response *r = report_luns_on(&f->cmd, f->nexus, LUN_DISK0, 0, 16);
+	struct fake_response *r = report_luns_on(&f->cmd, f->nexus[0], LUN_DISK0, 0, 16);
 	assert_good(r);
 	assert_int_equal(r->data_len, 16);
 	assert_int_equal(get_be32(r->data), 24);
 	assert_false(r->overflow);
 
-	r = report_luns_on(&f->cmd, f->nexus, LUN_DISK0, 0, 15);
+	r = report_luns_on(&f->cmd, f->nexus[0], LUN_DISK0, 0, 15);
 	assert_invalid_field(r, 6, -1);
-	r = report_luns_on(&f->cmd, f->nexus, LUN_DISK0, 3, 4096);
+	r = report_luns_on(&f->cmd, f->nexus[0], LUN_DISK0, 3, 4096);
 	assert_invalid_field(r, 2, -1);
-	r = report_luns_on(&f->cmd, f->nexus, LUN_DISK0, 0x10, 4096);
+	r = report_luns_on(&f->cmd, f->nexus[0], LUN_DISK0, 0x10, 4096);
 	assert_invalid_field(r, 2, -1);
 }
 
 static void test_report_luns_without_lun0(void **state)
 {
 	struct fixture *f = *state;
-	struct tg_lun_entry entries[1] = { { 3, &f->dev0, false } };
+	struct tg_lun_entry entries[1] = { { 3, &f->dev[0], false } };
 	struct tg_target target = { .name = "iqn.2026-11.org.targe:nolun0" };
 	target.luns = (struct tg_lun_map){ 1, entries };
 	struct tg_nexus *nexus =
@@ -377,9 +356,9 @@ static void test_report_luns_without_lun0(void **state)
 static void test_inquiry_and_report_luns_leave_ua_pending(void **state)
 {
 	struct fixture *f = *state;
-	tg_ua_establish(f->nexus, 0, TG_SR_UA_POWER_ON_RESET);
+	tg_ua_establish(f->nexus[0], 0, TG_SR_UA_POWER_ON_RESET);
 	assert_good(inquiry(f, LUN_DISK0, false, 0, 96, 96));
-	assert_good(report_luns_on(&f->cmd, f->nexus, LUN_DISK0, 0, 256));
+	assert_good(report_luns_on(&f->cmd, f->nexus[0], LUN_DISK0, 0, 256));
 	struct fake_response *r = tur(f, LUN_DISK0);
 	assert_check(r, SCSI_SK_UNIT_ATTENTION, 0x29, 0x00);
 	assert_good(tur(f, LUN_DISK0));
@@ -388,10 +367,10 @@ static void test_inquiry_and_report_luns_leave_ua_pending(void **state)
 static void test_report_luns_clears_reported_luns_changed(void **state)
 {
 	struct fixture *f = *state;
-	tg_ua_establish(f->nexus, 0, TG_SR_UA_REPORTED_LUNS_CHANGED);
-	tg_ua_establish(f->nexus, 0, TG_SR_UA_POWER_ON_RESET);
-	tg_ua_establish(f->nexus, 1, TG_SR_UA_REPORTED_LUNS_CHANGED);
-	assert_good(report_luns_on(&f->cmd, f->nexus, LUN_DISK1_RO, 0, 256));
+	tg_ua_establish(f->nexus[0], 0, TG_SR_UA_REPORTED_LUNS_CHANGED);
+	tg_ua_establish(f->nexus[0], 0, TG_SR_UA_POWER_ON_RESET);
+	tg_ua_establish(f->nexus[0], 1, TG_SR_UA_REPORTED_LUNS_CHANGED);
+	assert_good(report_luns_on(&f->cmd, f->nexus[0], LUN_DISK1_RO, 0, 256));
 	/* Cleared on every LUN of the nexus; other UAs stay. */
 	struct fake_response *r = tur(f, LUN_DISK0);
 	assert_check(r, SCSI_SK_UNIT_ATTENTION, 0x29, 0x00);
@@ -428,8 +407,8 @@ static void test_request_sense_no_sense(void **state)
 static void test_request_sense_reports_and_clears_ua(void **state)
 {
 	struct fixture *f = *state;
-	tg_ua_establish(f->nexus, 0, TG_SR_UA_POWER_ON_RESET);
-	tg_ua_establish(f->nexus, 0, TG_SR_UA_MODE_PARAMETERS_CHANGED);
+	tg_ua_establish(f->nexus[0], 0, TG_SR_UA_POWER_ON_RESET);
+	tg_ua_establish(f->nexus[0], 0, TG_SR_UA_MODE_PARAMETERS_CHANGED);
 	struct fake_response *r = request_sense(f, LUN_DISK0, false, 252);
 	assert_good(r);
 	assert_int_equal(r->data[2] & 0x0f, SCSI_SK_UNIT_ATTENTION);
@@ -446,8 +425,8 @@ static void test_request_sense_reports_and_clears_ua(void **state)
 static void test_request_sense_reported_luns_changed_clears_nexus(void **state)
 {
 	struct fixture *f = *state;
-	tg_ua_establish(f->nexus, 0, TG_SR_UA_REPORTED_LUNS_CHANGED);
-	tg_ua_establish(f->nexus, 1, TG_SR_UA_REPORTED_LUNS_CHANGED);
+	tg_ua_establish(f->nexus[0], 0, TG_SR_UA_REPORTED_LUNS_CHANGED);
+	tg_ua_establish(f->nexus[0], 1, TG_SR_UA_REPORTED_LUNS_CHANGED);
 	struct fake_response *r = request_sense(f, LUN_DISK0, false, 252);
 	assert_good(r);
 	assert_int_equal(r->data[12], 0x3f);
@@ -477,7 +456,7 @@ static void test_test_unit_ready(void **state)
 	r = tur(f, LUN_UNMAPPED);
 	assert_check(r, SCSI_SK_ILLEGAL_REQUEST, 0x25, 0x00);
 	uint8_t naca[6] = { SCSI_TEST_UNIT_READY, 0, 0, 0, 0, 0x04 };
-	r = fake_submit(&f->cmd, f->nexus, LUN_DISK0, naca, 6, TG_DIR_NONE, 0);
+	r = fake_submit(&f->cmd, f->nexus[0], LUN_DISK0, naca, 6, TG_DIR_NONE, 0);
 	assert_invalid_field(r, 5, 2);
 }
 
@@ -485,12 +464,13 @@ static void test_unknown_opcode(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t cdb[16] = { 0xe7 };
-	struct fake_response *r = fake_submit(&f->cmd, f->nexus, LUN_DISK0, cdb, 16, TG_DIR_NONE, 0);
+	struct fake_response *r =
+	    fake_submit(&f->cmd, f->nexus[0], LUN_DISK0, cdb, 16, TG_DIR_NONE, 0);
 	assert_check(r, SCSI_SK_ILLEGAL_REQUEST, 0x20, 0x00);
 	assert_field_pointer(r, 0, -1);
 	/* Not yet supported SPC opcodes are unknown as well. */
 	uint8_t log_sense[10] = { SCSI_LOG_SENSE };
-	r = fake_submit(&f->cmd, f->nexus, LUN_DISK0, log_sense, 10, TG_DIR_READ, 0);
+	r = fake_submit(&f->cmd, f->nexus[0], LUN_DISK0, log_sense, 10, TG_DIR_READ, 0);
 	assert_check(r, SCSI_SK_ILLEGAL_REQUEST, 0x20, 0x00);
 }
 
@@ -526,7 +506,7 @@ static void test_mode_sense6_caching_page(void **state)
 	assert_int_equal(page[2] & 0x04, 0x04); /* WCE */
 	assert_int_equal(page[2] & 0x01, 0x00); /* RCD */
 
-	f->dev0.write_cache = false;
+	f->dev[0].write_cache = false;
 	r = mode_sense6(f, LUN_DISK0, 0, 0x08, 0, 255);
 	assert_good(r);
 	assert_int_equal(r->data[12 + 2] & 0x04, 0);
@@ -623,11 +603,11 @@ static void test_mode_sense10_block_descriptors(void **state)
 	assert_int_equal(get_be16(r->data + 6), 0);
 
 	/* More blocks than a short descriptor can count. */
-	f->dev0.num_blocks = 0x100000000ull;
+	f->dev[0].num_blocks = 0x100000000ull;
 	r = mode_sense10(f, LUN_DISK0, 0, 0x0a, 512);
 	assert_good(r);
 	assert_int_equal(get_be32(r->data + 8), 0xffffffffu);
-	f->dev0.num_blocks = 2048;
+	f->dev[0].num_blocks = 2048;
 }
 
 static void test_mode_sense_write_protect(void **state)
@@ -643,11 +623,11 @@ static void test_mode_sense_write_protect(void **state)
 
 	r = mode_sense6(f, LUN_DISK0, 0x08, 0x08, 0, 255);
 	assert_int_equal(r->data[2] & 0x80, 0);
-	f->dev0.backend_read_only = true;
+	f->dev[0].backend_read_only = true;
 	r = mode_sense6(f, LUN_DISK0, 0x08, 0x08, 0, 255);
 	assert_good(r);
 	assert_int_equal(r->data[2] & 0x80, 0x80);
-	f->dev0.backend_read_only = false;
+	f->dev[0].backend_read_only = false;
 }
 
 /* ---- tg_device_open ---- */
@@ -786,43 +766,38 @@ static void test_device_identity_in_vpd(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_inquiry_standard, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inquiry_product_default_and_sanitised, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_inquiry_allocation_and_residuals, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inquiry_unmapped_lun, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inquiry_invalid_fields, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_vpd_supported_pages, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_vpd_serial, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_vpd_device_identification, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_vpd_block_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_vpd_block_characteristics, setup, teardown),
+		fixture_test(test_inquiry_standard),
+		fixture_test(test_inquiry_product_default_and_sanitised),
+		fixture_test(test_inquiry_allocation_and_residuals),
+		fixture_test(test_inquiry_unmapped_lun),
+		fixture_test(test_inquiry_invalid_fields),
+		fixture_test(test_vpd_supported_pages),
+		fixture_test(test_vpd_serial),
+		fixture_test(test_vpd_device_identification),
+		fixture_test(test_vpd_block_limits),
+		fixture_test(test_vpd_block_characteristics),
 		cmocka_unit_test(test_lun_encode),
-		cmocka_unit_test_setup_teardown(test_report_luns, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_report_luns_truncated_and_invalid, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_report_luns_without_lun0, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inquiry_and_report_luns_leave_ua_pending, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_report_luns_clears_reported_luns_changed, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_request_sense_no_sense, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_request_sense_reports_and_clears_ua, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_request_sense_reported_luns_changed_clears_nexus,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_request_sense_unmapped_lun, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_test_unit_ready, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_opcode, setup, teardown),
+		fixture_test(test_report_luns),
+		fixture_test(test_report_luns_truncated_and_invalid),
+		fixture_test(test_report_luns_without_lun0),
+		fixture_test(test_inquiry_and_report_luns_leave_ua_pending),
+		fixture_test(test_report_luns_clears_reported_luns_changed),
+		fixture_test(test_request_sense_no_sense),
+		fixture_test(test_request_sense_reports_and_clears_ua),
+		fixture_test(test_request_sense_reported_luns_changed_clears_nexus),
+		fixture_test(test_request_sense_unmapped_lun),
+		fixture_test(test_test_unit_ready),
+		fixture_test(test_unknown_opcode),
 		cmocka_unit_test(test_cmd_lookup),
-		cmocka_unit_test_setup_teardown(test_mode_sense6_caching_page, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mode_sense_page_control, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mode_sense_all_pages, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mode_sense_invalid_fields, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mode_sense10_block_descriptors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mode_sense_write_protect, setup, teardown),
+		fixture_test(test_mode_sense6_caching_page),
+		fixture_test(test_mode_sense_page_control),
+		fixture_test(test_mode_sense_all_pages),
+		fixture_test(test_mode_sense_invalid_fields),
+		fixture_test(test_mode_sense10_block_descriptors),
+		fixture_test(test_mode_sense_write_protect),
 		cmocka_unit_test(test_device_open_identity),
 		cmocka_unit_test(test_device_open_failures),
-		cmocka_unit_test_setup_teardown(test_device_identity_in_vpd, setup, teardown),
+		fixture_test(test_device_identity_in_vpd),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,79 +5,56 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "core/reservation.h"
+enum { N1 = 0, N2 = 1 }; /* the initiators */
 
-struct fixture {
-	struct fake_disk disk0, disk1;
-	struct tg_device dev0, dev1;
-	struct tg_lun_entry entries[3];
-	struct tg_target target;
-	struct tg_nexus *n1, *n2;
-	struct fake_cmd cmd;
+static const struct fixture_spec spec = {
+	.target = "iqn.2026-11.org.targe:ua",
+	.tpgt = 1,
+	.disks = { { "d0", 512, 64 }, { "d1", 512, 64 } },
+	.luns = { { 0, 0, false }, { 1, 1, false }, { 2, 0, false } }, /* d0 a second time */
+	.lun_count = 3,
+	.initiators = {
+		[N1] = { "iqn.2026-11.test:ua1", "iqn.2026-11.test:ua1,i,0x000000000001", false },
+		[N2] = { "iqn.2026-11.test:ua2", "iqn.2026-11.test:ua2,i,0x000000000002", false },
+	},
 };
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-	assert_non_null(f);
-	fake_device_init(&f->dev0, &f->disk0, "d0", 512, 64);
-	fake_device_init(&f->dev1, &f->disk1, "d1", 512, 64);
-	f->entries[0] = (struct tg_lun_entry){ 0, &f->dev0, false };
-	f->entries[1] = (struct tg_lun_entry){ 1, &f->dev1, false };
-	f->entries[2] = (struct tg_lun_entry){ 2, &f->dev0, false }; /* d0 a second time */
-	fixture_target_init(&f->target, "iqn.2026-11.org.targe:ua", f->entries, 3);
-	f->target.tpgt = 1;
-	f->n1 = fixture_nexus(&f->target, "iqn.2026-11.test:ua1",
-			      "iqn.2026-11.test:ua1,i,0x000000000001");
-	f->n2 = fixture_nexus(&f->target, "iqn.2026-11.test:ua2",
-			      "iqn.2026-11.test:ua2,i,0x000000000002");
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	fake_cmd_reset(&f->cmd);
-	tg_nexus_destroy(f->n1);
-	tg_nexus_destroy(f->n2);
-	tg_pr_detach(&f->dev0);
-	tg_pr_detach(&f->dev1);
-	fake_device_fini(&f->disk0);
-	fake_device_fini(&f->disk1);
-	free(f);
+	*state = fixture_new(&spec);
 	return 0;
 }
 
 static void test_fifo_and_no_duplicates(void **state)
 {
 	struct fixture *f = *state;
-	tg_ua_establish(f->n1, 0, TG_SR_UA_MODE_PARAMETERS_CHANGED);
-	tg_ua_establish(f->n1, 0, TG_SR_UA_CAPACITY_CHANGED);
-	tg_ua_establish(f->n1, 0, TG_SR_UA_MODE_PARAMETERS_CHANGED); /* already pending */
-	tg_ua_establish(f->n1, 0, TG_SR_UA_INQUIRY_DATA_CHANGED);
-	tg_ua_establish(f->n1, 9, TG_SR_UA_CAPACITY_CHANGED); /* no such LUN index: ignored */
-	assert_true(tg_ua_pending(f->n1, 0));
-	assert_false(tg_ua_pending(f->n1, 1));
-	assert_false(tg_ua_pending(f->n2, 0));
-	assert_int_equal(tg_ua_take(f->n1, 0), TG_SR_UA_MODE_PARAMETERS_CHANGED);
-	assert_int_equal(tg_ua_take(f->n1, 0), TG_SR_UA_CAPACITY_CHANGED);
-	assert_int_equal(tg_ua_take(f->n1, 0), TG_SR_UA_INQUIRY_DATA_CHANGED);
-	assert_int_equal(tg_ua_take(f->n1, 0), TG_SR_OK);
-	assert_int_equal(tg_ua_take(f->n1, 9), TG_SR_OK);
+	tg_ua_establish(f->nexus[N1], 0, TG_SR_UA_MODE_PARAMETERS_CHANGED);
+	tg_ua_establish(f->nexus[N1], 0, TG_SR_UA_CAPACITY_CHANGED);
+	tg_ua_establish(f->nexus[N1], 0, TG_SR_UA_MODE_PARAMETERS_CHANGED); /* already pending */
+	tg_ua_establish(f->nexus[N1], 0, TG_SR_UA_INQUIRY_DATA_CHANGED);
+	/* No such LUN index: ignored. */
+	tg_ua_establish(f->nexus[N1], 9, TG_SR_UA_CAPACITY_CHANGED);
+	assert_true(tg_ua_pending(f->nexus[N1], 0));
+	assert_false(tg_ua_pending(f->nexus[N1], 1));
+	assert_false(tg_ua_pending(f->nexus[N2], 0));
+	assert_int_equal(tg_ua_take(f->nexus[N1], 0), TG_SR_UA_MODE_PARAMETERS_CHANGED);
+	assert_int_equal(tg_ua_take(f->nexus[N1], 0), TG_SR_UA_CAPACITY_CHANGED);
+	assert_int_equal(tg_ua_take(f->nexus[N1], 0), TG_SR_UA_INQUIRY_DATA_CHANGED);
+	assert_int_equal(tg_ua_take(f->nexus[N1], 0), TG_SR_OK);
+	assert_int_equal(tg_ua_take(f->nexus[N1], 9), TG_SR_OK);
 }
 
 static void test_reset_goes_first_and_once(void **state)
 {
 	struct fixture *f = *state;
-	tg_ua_establish(f->n1, 0, TG_SR_UA_CAPACITY_CHANGED);
-	tg_ua_establish(f->n1, 0, TG_SR_UA_TARGET_RESET);
-	tg_ua_establish(f->n1, 0, TG_SR_UA_NEXUS_LOSS); /* a reset is already reported */
-	tg_ua_establish(f->n1, 0, TG_SR_UA_RESERVATIONS_PREEMPTED);
-	assert_int_equal(tg_ua_take(f->n1, 0), TG_SR_UA_TARGET_RESET);
-	assert_int_equal(tg_ua_take(f->n1, 0), TG_SR_UA_CAPACITY_CHANGED);
-	assert_int_equal(tg_ua_take(f->n1, 0), TG_SR_UA_RESERVATIONS_PREEMPTED);
-	assert_int_equal(tg_ua_take(f->n1, 0), TG_SR_OK);
+	tg_ua_establish(f->nexus[N1], 0, TG_SR_UA_CAPACITY_CHANGED);
+	tg_ua_establish(f->nexus[N1], 0, TG_SR_UA_TARGET_RESET);
+	tg_ua_establish(f->nexus[N1], 0, TG_SR_UA_NEXUS_LOSS); /* a reset is already reported */
+	tg_ua_establish(f->nexus[N1], 0, TG_SR_UA_RESERVATIONS_PREEMPTED);
+	assert_int_equal(tg_ua_take(f->nexus[N1], 0), TG_SR_UA_TARGET_RESET);
+	assert_int_equal(tg_ua_take(f->nexus[N1], 0), TG_SR_UA_CAPACITY_CHANGED);
+	assert_int_equal(tg_ua_take(f->nexus[N1], 0), TG_SR_UA_RESERVATIONS_PREEMPTED);
+	assert_int_equal(tg_ua_take(f->nexus[N1], 0), TG_SR_OK);
 }
 
 static void test_full_queue(void **state)
@@ -92,13 +69,13 @@ static void test_full_queue(void **state)
 	};
 	_Static_assert(sizeof(many) / sizeof(many[0]) == TG_UA_QUEUE_MAX + 1, "one too many");
 	for (size_t i = 0; i < sizeof(many) / sizeof(many[0]); i++)
-		tg_ua_establish(f->n1, 1, many[i]);
+		tg_ua_establish(f->nexus[N1], 1, many[i]);
 	/* A reset still gets in, in front, at the cost of the newest condition. */
-	tg_ua_establish(f->n1, 1, TG_SR_UA_POWER_ON_RESET);
-	assert_int_equal(tg_ua_take(f->n1, 1), TG_SR_UA_POWER_ON_RESET);
+	tg_ua_establish(f->nexus[N1], 1, TG_SR_UA_POWER_ON_RESET);
+	assert_int_equal(tg_ua_take(f->nexus[N1], 1), TG_SR_UA_POWER_ON_RESET);
 	for (size_t i = 0; i < TG_UA_QUEUE_MAX - 1; i++)
-		assert_int_equal(tg_ua_take(f->n1, 1), many[i]);
-	assert_int_equal(tg_ua_take(f->n1, 1), TG_SR_OK);
+		assert_int_equal(tg_ua_take(f->nexus[N1], 1), many[i]);
+	assert_int_equal(tg_ua_take(f->nexus[N1], 1), TG_SR_OK);
 }
 
 static struct fake_response *tur(struct fixture *f, struct tg_nexus *n, uint64_t lun)
@@ -121,60 +98,61 @@ static void test_reported_luns_changed_clears_on_every_lun(void **state)
 {
 	struct fixture *f = *state;
 	for (size_t i = 0; i < 3; i++) {
-		tg_ua_establish(f->n1, i, TG_SR_UA_REPORTED_LUNS_CHANGED);
-		tg_ua_establish(f->n2, i, TG_SR_UA_REPORTED_LUNS_CHANGED);
+		tg_ua_establish(f->nexus[N1], i, TG_SR_UA_REPORTED_LUNS_CHANGED);
+		tg_ua_establish(f->nexus[N2], i, TG_SR_UA_REPORTED_LUNS_CHANGED);
 	}
-	tg_ua_establish(f->n1, 2, TG_SR_UA_CAPACITY_CHANGED);
+	tg_ua_establish(f->nexus[N1], 2, TG_SR_UA_CAPACITY_CHANGED);
 	/* SAM-5 (LUICLR = 1): reported on LUN 1, it is gone from LUNs 0 and 2 of that nexus... */
-	expect_tur(f, f->n1, 1, 0x3f, 0x0e);
-	expect_tur(f, f->n1, 0, 0, 0);
-	expect_tur(f, f->n1, 2, 0x2a, 0x09); /* ...but nothing else is */
-	expect_tur(f, f->n1, 2, 0, 0);
+	expect_tur(f, f->nexus[N1], 1, 0x3f, 0x0e);
+	expect_tur(f, f->nexus[N1], 0, 0, 0);
+	expect_tur(f, f->nexus[N1], 2, 0x2a, 0x09); /* ...but nothing else is */
+	expect_tur(f, f->nexus[N1], 2, 0, 0);
 	/* ...and still pending for the other nexus, where REPORT LUNS clears it everywhere. */
-	assert_true(tg_ua_pending(f->n2, 0));
+	assert_true(tg_ua_pending(f->nexus[N2], 0));
 	uint8_t cdb[12] = { SCSI_REPORT_LUNS, 0, 0, 0, 0, 0, 0, 0, 0, 64 };
-	struct fake_response *r = fake_submit(&f->cmd, f->n2, 1, cdb, sizeof(cdb), TG_DIR_READ, 64);
+	struct fake_response *r =
+	    fake_submit(&f->cmd, f->nexus[N2], 1, cdb, sizeof(cdb), TG_DIR_READ, 64);
 	assert_good(r);
 	for (size_t i = 0; i < 3; i++)
-		assert_false(tg_ua_pending(f->n2, i));
+		assert_false(tg_ua_pending(f->nexus[N2], i));
 }
 
 static void test_which_commands_report(void **state)
 {
 	struct fixture *f = *state;
-	tg_ua_establish(f->n1, 0, TG_SR_UA_CAPACITY_CHANGED);
+	tg_ua_establish(f->nexus[N1], 0, TG_SR_UA_CAPACITY_CHANGED);
 	/* INQUIRY neither reports nor clears it. */
 	uint8_t inq[6] = { SCSI_INQUIRY, 0, 0, 0, 36, 0 };
-	struct fake_response *r = fake_submit(&f->cmd, f->n1, 0, inq, 6, TG_DIR_READ, 36);
+	struct fake_response *r = fake_submit(&f->cmd, f->nexus[N1], 0, inq, 6, TG_DIR_READ, 36);
 	assert_good(r);
-	assert_true(tg_ua_pending(f->n1, 0));
+	assert_true(tg_ua_pending(f->nexus[N1], 0));
 	/* REQUEST SENSE returns it as sense data with GOOD status, and that clears it. */
 	uint8_t rs[6] = { SCSI_REQUEST_SENSE, 0, 0, 0, 18, 0 };
-	r = fake_submit(&f->cmd, f->n1, 0, rs, 6, TG_DIR_READ, 18);
+	r = fake_submit(&f->cmd, f->nexus[N1], 0, rs, 6, TG_DIR_READ, 18);
 	assert_good(r);
 	assert_int_equal(r->data[2] & 0x0f, SCSI_SK_UNIT_ATTENTION);
 	assert_int_equal(r->data[12], 0x2a);
 	assert_int_equal(r->data[13], 0x09);
-	assert_false(tg_ua_pending(f->n1, 0));
-	expect_tur(f, f->n1, 0, 0, 0);
+	assert_false(tg_ua_pending(f->nexus[N1], 0));
+	expect_tur(f, f->nexus[N1], 0, 0, 0);
 }
 
 static void test_device_wide(void **state)
 {
 	struct fixture *f = *state;
 	/* d0 is LUNs 0 and 2; the nexus that caused it is left out. */
-	tg_ua_establish_device(&f->dev0, TG_SR_UA_CAPACITY_CHANGED, f->n1);
-	assert_false(tg_ua_pending(f->n1, 0));
-	assert_false(tg_ua_pending(f->n1, 2));
-	assert_true(tg_ua_pending(f->n2, 0));
-	assert_false(tg_ua_pending(f->n2, 1));
-	assert_true(tg_ua_pending(f->n2, 2));
-	tg_ua_establish_all(f->n1, TG_SR_UA_MODE_PARAMETERS_CHANGED);
+	tg_ua_establish_device(&f->dev[0], TG_SR_UA_CAPACITY_CHANGED, f->nexus[N1]);
+	assert_false(tg_ua_pending(f->nexus[N1], 0));
+	assert_false(tg_ua_pending(f->nexus[N1], 2));
+	assert_true(tg_ua_pending(f->nexus[N2], 0));
+	assert_false(tg_ua_pending(f->nexus[N2], 1));
+	assert_true(tg_ua_pending(f->nexus[N2], 2));
+	tg_ua_establish_all(f->nexus[N1], TG_SR_UA_MODE_PARAMETERS_CHANGED);
 	for (size_t i = 0; i < 3; i++)
-		assert_int_equal(tg_ua_take(f->n1, i), TG_SR_UA_MODE_PARAMETERS_CHANGED);
-	tg_ua_clear(f->n2, TG_SR_UA_CAPACITY_CHANGED);
-	assert_false(tg_ua_pending(f->n2, 0));
-	assert_false(tg_ua_pending(f->n2, 2));
+		assert_int_equal(tg_ua_take(f->nexus[N1], i), TG_SR_UA_MODE_PARAMETERS_CHANGED);
+	tg_ua_clear(f->nexus[N2], TG_SR_UA_CAPACITY_CHANGED);
+	assert_false(tg_ua_pending(f->nexus[N2], 0));
+	assert_false(tg_ua_pending(f->nexus[N2], 2));
 }
 
 static void test_first_ua_of_a_nexus(void **state)
@@ -228,7 +206,7 @@ static void *establisher(void *arg)
 	struct race *race = arg;
 	/* Long enough for the other threads to have been at it too (bounded all the same). */
 	for (unsigned i = 0; i < 40000 || (atomic_load(&race->taken) < 1000 && i < 50000000); i++)
-		tg_ua_establish_device(&race->f->dev0, race_reasons[i % 4], NULL);
+		tg_ua_establish_device(&race->f->dev[0], race_reasons[i % 4], NULL);
 	atomic_store(&race->stop, true);
 	return NULL;
 }
@@ -237,7 +215,7 @@ static void *taker(void *arg)
 {
 	struct race *race = arg;
 	while (!atomic_load(&race->stop))
-		if (tg_ua_take(race->f->n1, 0) != TG_SR_OK)
+		if (tg_ua_take(race->f->nexus[N1], 0) != TG_SR_OK)
 			atomic_fetch_add(&race->taken, 1);
 	return NULL;
 }
@@ -251,7 +229,7 @@ static void *submitter(void *arg)
 	 * thread that ends would leak. LUN 1 (d1) gets none of the UAs the race queues. */
 	uint8_t cdb[6] = { SCSI_TEST_UNIT_READY };
 	for (unsigned i = 0; !atomic_load(&race->stop); i++) {
-		held_submit(&cmd, race->f->n2, 1, i, cdb, sizeof(cdb), TG_DIR_NONE, NULL, 0);
+		held_submit(&cmd, race->f->nexus[N2], 1, i, cdb, sizeof(cdb), TG_DIR_NONE, NULL, 0);
 		if (!cmd.responded || cmd.status != SCSI_STATUS_GOOD)
 			race->unanswered++;
 	}
@@ -268,7 +246,7 @@ static void test_threads(void **state)
 	assert_int_equal(pthread_create(&c, NULL, submitter, &race), 0);
 	unsigned queries = 0;
 	while (!atomic_load(&race.stop)) {
-		tg_tmf_query_task_set(f->n2, 1);
+		tg_tmf_query_task_set(f->nexus[N2], 1);
 		queries++;
 	}
 	pthread_join(a, NULL);
@@ -282,28 +260,27 @@ static void test_threads(void **state)
 		bool seen[TG_SR__COUNT] = { false };
 		enum tg_sense_reason r;
 		unsigned n = 0;
-		while ((r = tg_ua_take(f->n1, lun)) != TG_SR_OK) {
+		while ((r = tg_ua_take(f->nexus[N1], lun)) != TG_SR_OK) {
 			assert_true(r < TG_SR__COUNT);
 			assert_false(seen[r]);
 			seen[r] = true;
 			assert_true(++n <= TG_UA_QUEUE_MAX);
 		}
-		assert_int_equal(f->n2->task_count, 0);
+		assert_int_equal(f->nexus[N2]->task_count, 0);
 	}
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_fifo_and_no_duplicates, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reset_goes_first_and_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_full_queue, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reported_luns_changed_clears_on_every_lun,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_which_commands_report, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_device_wide, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_first_ua_of_a_nexus, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		fixture_test(test_fifo_and_no_duplicates),
+		fixture_test(test_reset_goes_first_and_once),
+		fixture_test(test_full_queue),
+		fixture_test(test_reported_luns_changed_clears_on_every_lun),
+		fixture_test(test_which_commands_report),
+		fixture_test(test_device_wide),
+		fixture_test(test_first_ua_of_a_nexus),
+		fixture_test(test_threads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
