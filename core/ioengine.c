@@ -56,7 +56,7 @@ struct ioreq {
 	struct iovec iov_inline[INLINE_IOVS];
 	int (*fn)(struct tg_io *io, void *arg);
 	void *arg;
-	bool in_place; /* performed on the loop thread (memory-backed store) */
+	bool in_place; /* memory-backed store: performed on the loop thread unless large */
 };
 
 struct req_list {
@@ -80,6 +80,9 @@ struct tg_ioengine {
 	int efd; /* signalled by the ring, by workers, and by deferred completions */
 	ev_io efd_watcher;
 	ev_prepare submit_watcher; /* batches the iteration's SQEs into one io_uring_enter */
+	/* Completions the loop thread produced itself (in-place transfers, preset results) are
+	 * taken on the next turn by a zero-delay timer: no eventfd write and read for them. */
+	ev_timer local_watcher;
 	bool use_uring;
 	struct io_uring ring;
 	unsigned ring_inflight; /* SQEs handed to the ring whose CQE has not been reaped */
@@ -341,14 +344,26 @@ static struct worker_pool *pool_start(int efd)
 
 /* ---- dispatch ---- */
 
+static void local_push(struct tg_ioengine *engine, struct req_list *list, struct ioreq *req)
+{
+	bool was_empty = list->head == NULL;
+	list_push(list, req);
+	if (!engine->destroying && tg_ioengine_on_loop_thread(engine)) {
+		if (!ev_is_active(&engine->local_watcher)) {
+			ev_timer_set(&engine->local_watcher, 0, 0);
+			ev_timer_start(engine->loop, &engine->local_watcher);
+		}
+	} else if (was_empty) {
+		/* Draining, or a thread other than the loop's: the eventfd is what they wait on. */
+		signal_efd(engine->efd);
+	}
+}
+
 static void complete_later(struct tg_ioengine *engine, struct ioreq *req, int result)
 {
 	req->kind = REQ_COMPLETE;
 	req->result = result;
-	bool was_empty = engine->ready.head == NULL;
-	list_push(&engine->ready, req);
-	if (was_empty)
-		signal_efd(engine->efd);
+	local_push(engine, &engine->ready, req);
 }
 
 static bool ring_start(struct tg_ioengine *engine, struct ioreq *req)
@@ -385,6 +400,10 @@ static bool ring_start(struct tg_ioengine *engine, struct ioreq *req)
 		break;
 	}
 	io_uring_sqe_set_data(sqe, req);
+	/* Memory-backed transfers come here only when large (see dispatch): without this the
+	 * kernel would perform the copy inside io_uring_enter, i.e. on the loop thread anyway. */
+	if (req->in_place)
+		io_uring_sqe_set_flags(sqe, IOSQE_ASYNC);
 	engine->ring_inflight++;
 	return true;
 }
@@ -405,17 +424,22 @@ static void ring_flush(struct tg_ioengine *engine)
 		tg_warn("ioengine", "io_uring_submit: %s", strerror(-rc));
 }
 
+/*
+ * A memory copy this large is worth another CPU: done in place it would hold the loop, and the
+ * transfers of every other connection on it, for as long as the copy takes (a 1 MiB read from
+ * tmpfs is a sizeable part of what the loop spends on a 1 MiB command).
+ */
+#define IN_PLACE_MAX_BYTES (256u << 10)
+
 static void dispatch(struct tg_ioengine *engine, struct ioreq *req)
 {
-	if (req->in_place && req->kind != REQ_CALL) {
+	if (req->in_place && req->kind != REQ_CALL &&
+	    (req->kind == REQ_FLUSH || req->io->len < IN_PLACE_MAX_BYTES)) {
 		/* A syscall on memory-backed storage is a memory copy: cheaper done here than
 		 * handed to a kernel or pool worker. Its outcome is still taken on a later turn of
 		 * the loop, so done() never runs inside submit. */
 		req->result = worker_execute(req);
-		bool was_empty = engine->done_in_place.head == NULL;
-		list_push(&engine->done_in_place, req);
-		if (was_empty)
-			signal_efd(engine->efd);
+		local_push(engine, &engine->done_in_place, req);
 		return;
 	}
 	if (req->kind == REQ_CALL || !engine->use_uring) {
@@ -540,6 +564,22 @@ static bool run_calls(struct tg_ioengine *engine)
 	}
 }
 
+static void run_local(struct tg_ioengine *engine)
+{
+	struct req_list in_place = engine->done_in_place;
+	engine->done_in_place.head = engine->done_in_place.tail = NULL;
+	while (in_place.head) {
+		struct ioreq *req = list_pop(&in_place);
+		req_progress(engine, req, req->result);
+	}
+	struct req_list ready = engine->ready;
+	engine->ready.head = engine->ready.tail = NULL;
+	while (ready.head) {
+		struct ioreq *req = list_pop(&ready);
+		req_progress(engine, req, req->result);
+	}
+}
+
 static void handle_completions(struct tg_ioengine *engine)
 {
 	uint64_t count;
@@ -560,19 +600,15 @@ static void handle_completions(struct tg_ioengine *engine)
 			req = next;
 		}
 	}
-	struct req_list in_place = engine->done_in_place;
-	engine->done_in_place.head = engine->done_in_place.tail = NULL;
-	while (in_place.head) {
-		struct ioreq *req = list_pop(&in_place);
-		req_progress(engine, req, req->result);
-	}
-	struct req_list ready = engine->ready;
-	engine->ready.head = engine->ready.tail = NULL;
-	while (ready.head) {
-		struct ioreq *req = list_pop(&ready);
-		req_progress(engine, req, req->result);
-	}
+	run_local(engine);
 	run_calls(engine);
+	ring_flush(engine);
+}
+
+static void local_cb(struct ev_loop *loop, ev_timer *watcher, int revents)
+{
+	struct tg_ioengine *engine = watcher->data;
+	run_local(engine);
 	ring_flush(engine);
 }
 
@@ -634,6 +670,8 @@ struct tg_ioengine *tg_ioengine_create(struct ev_loop *loop)
 
 	ev_io_init(&engine->efd_watcher, efd_cb, engine->efd, EV_READ);
 	engine->efd_watcher.data = engine;
+	ev_timer_init(&engine->local_watcher, local_cb, 0, 0);
+	engine->local_watcher.data = engine;
 	ev_io_start(loop, &engine->efd_watcher);
 	ev_unref(loop);
 	if (engine->use_uring) {
@@ -657,6 +695,10 @@ void tg_ioengine_destroy(struct tg_ioengine *engine)
 	if (!engine)
 		return;
 	engine->destroying = true;
+	ev_timer_stop(engine->loop, &engine->local_watcher);
+	/* What the timer would have taken: from here on, local completions signal the eventfd. */
+	if (engine->done_in_place.head || engine->ready.head)
+		signal_efd(engine->efd);
 	run_calls(engine);
 	while (engine->outstanding) {
 		ring_flush(engine);
@@ -746,7 +788,9 @@ bool tg_ioengine_drain(struct tg_ioengine *engine)
 			return did;
 		did = true;
 		ring_flush(engine);
-		if (engine->outstanding && !atomic_load(&engine->calls_pending)) {
+		/* (Local completions queued before the loop ended wait for no signal.) */
+		if (engine->outstanding && !atomic_load(&engine->calls_pending) &&
+		    !engine->done_in_place.head && !engine->ready.head) {
 			struct pollfd pfd = { .fd = engine->efd, .events = POLLIN };
 			if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
 				tg_err("ioengine", "poll while draining: %s", strerror(errno));

@@ -21,8 +21,9 @@ bool tg_ioengine_uses_uring(const struct tg_ioengine *engine);
 void tg_ioengine_submit_fd(struct tg_ioengine *engine, int fd, struct tg_io *io);
 
 /*
- * As tg_ioengine_submit_fd, but the syscalls run on the loop thread: only for files whose
- * every read and write is a memory copy that cannot block (tmpfs, ramfs). Completion still
+ * As tg_ioengine_submit_fd, but the syscalls of small transfers run on the loop thread (large
+ * ones go to a kernel worker, as a copy that long is better done on another CPU): only for files
+ * whose every read and write is a memory copy that cannot block (tmpfs, ramfs). Completion still
  * comes on a later loop turn.
  */
 void tg_ioengine_submit_fd_in_place(struct tg_ioengine *engine, int fd, struct tg_io *io);

@@ -30,7 +30,7 @@
 #define SLAB_TARGET (2u << 20)
 #define MAX_CLASSES 24
 /* Work requests built per ibv_post_send call. */
-#define POST_BATCH 16
+#define POST_BATCH 32
 
 enum obj_kind { OBJ_LISTENER = 1, OBJ_CONN = 2 };
 
@@ -46,6 +46,11 @@ struct tg_rdma {
 	struct tg_rdma_conn *conns;
 	struct tg_rdma_op *done_head, *done_tail;
 	struct tg_rdma_conn *work_head;
+	/* Connections with work requests queued in this loop iteration: posted together, one
+	 * ibv_post_send each, just before the loop next waits (for a software device such as rxe
+	 * every post is a system call that also does the packet work). */
+	ev_prepare post_watcher;
+	struct tg_rdma_conn *post_head;
 	ev_timer resync_watcher;
 	bool destroying;
 	/* Other threads' requests for this instance's thread: connections handed over to it
@@ -156,11 +161,13 @@ struct tg_rdma_conn {
 	bool ulp_released;
 	bool drain_expired;
 	bool on_work;
+	bool post_queued;
 	unsigned busy;
 	ev_timer drain_timer;
 	char peer[80];
 	struct tg_rdma_conn *next_all, *prev_all;
 	struct tg_rdma_conn *next_work;
+	struct tg_rdma_conn *next_post;
 	/* On another instance's remote list (under its remote_lock): being handed over to it
 	 * (adopt set), or to be closed there for remote_why. */
 	struct tg_rdma_conn *next_remote;
@@ -171,6 +178,7 @@ struct tg_rdma_conn {
 };
 
 static void conn_close(struct tg_rdma_conn *conn, const char *why);
+static void post_unschedule(struct tg_rdma_conn *conn);
 static void device_maybe_free(struct tg_rdma_device *dev);
 
 /* ---- deferred work: op completions and connection state, outside ULP calls ---- */
@@ -799,6 +807,7 @@ static void conn_free(struct tg_rdma_conn *conn, bool tell_ulp)
 		conn->remote_queued = false;
 		pthread_mutex_unlock(&rdma->remote_lock);
 	}
+	post_unschedule(conn);
 	if (conn->on_work) {
 		for (struct tg_rdma_conn **p = &rdma->work_head; *p; p = &(*p)->next_work) {
 			if (*p == conn) {
@@ -879,79 +888,138 @@ static void conn_close(struct tg_rdma_conn *conn, const char *why)
 	conn_schedule(conn);
 }
 
+/* Appends to wrs/sges the work requests of op that fit in limit, advancing its progress;
+ * returns how many. */
+static unsigned op_build(struct tg_rdma_conn *conn, struct tg_rdma_op *op, struct ibv_send_wr *wrs,
+			 struct ibv_sge *sges, unsigned limit)
+{
+	unsigned n = 0;
+	if (op->kind == TG_RDMA_SEND) {
+		sges[0] = (struct ibv_sge){ .addr = (uintptr_t)op->local, .length = op->len,
+					    .lkey = op->lkey };
+		wrs[0] = (struct ibv_send_wr){ .wr_id = (uintptr_t)op, .sg_list = &sges[0],
+					       .num_sge = 1, .opcode = IBV_WR_SEND,
+					       .send_flags = IBV_SEND_SIGNALED };
+		if (op->len <= conn->max_inline)
+			wrs[0].send_flags |= IBV_SEND_INLINE;
+		op->offset = op->len;
+		return 1;
+	}
+	while (n < limit && op->offset < op->len && op->seg < op->nremote) {
+		const struct tg_rdma_remote *r = &op->remote[op->seg++];
+		uint32_t len = op->len - op->offset < r->len ? op->len - op->offset : r->len;
+		if (!len)
+			continue;
+		sges[n] = (struct ibv_sge){ .addr = (uintptr_t)op->local + op->offset, .length = len,
+					    .lkey = op->lkey };
+		wrs[n] = (struct ibv_send_wr){
+			.wr_id = (uintptr_t)op, .sg_list = &sges[n], .num_sge = 1,
+			.opcode = op->kind == TG_RDMA_READ ? IBV_WR_RDMA_READ : IBV_WR_RDMA_WRITE,
+			.send_flags = IBV_SEND_SIGNALED,
+			.wr.rdma = { .remote_addr = r->addr, .rkey = r->rkey },
+		};
+		op->offset += len;
+		n++;
+	}
+	return n;
+}
+
 /* Ops on the send queue outlive their place in the queue list: they are found again through
- * wr_id. The queue list holds only ops with work requests still to post. */
+ * wr_id. The queue list holds only ops with work requests still to post. Work requests of
+ * several ops go out in one ibv_post_send (one doorbell) as far as the send queue allows. */
 static void pump(struct tg_rdma_conn *conn)
 {
 	while (conn->state != CONN_CLOSING && conn->op_head && conn->sq_free) {
-		struct tg_rdma_op *op = conn->op_head;
 		struct ibv_send_wr wrs[POST_BATCH];
 		struct ibv_sge sges[POST_BATCH];
+		struct tg_rdma_op *ops[POST_BATCH];
 		unsigned limit = conn->sq_free < POST_BATCH ? conn->sq_free : POST_BATCH, n = 0;
-		uint32_t offset = op->offset, seg = op->seg;
-		memset(wrs, 0, sizeof(wrs));
-		if (op->kind == TG_RDMA_SEND) {
-			sges[0] = (struct ibv_sge){ .addr = (uintptr_t)op->local, .length = op->len,
-						    .lkey = op->lkey };
-			wrs[0].wr_id = (uintptr_t)op;
-			wrs[0].sg_list = &sges[0];
-			wrs[0].num_sge = 1;
-			wrs[0].opcode = IBV_WR_SEND;
-			wrs[0].send_flags = IBV_SEND_SIGNALED;
-			if (op->len <= conn->max_inline)
-				wrs[0].send_flags |= IBV_SEND_INLINE;
-			n = 1;
-			offset = op->len;
-		} else {
-			while (n < limit && offset < op->len && seg < op->nremote) {
-				const struct tg_rdma_remote *r = &op->remote[seg++];
-				uint32_t len = op->len - offset < r->len ? op->len - offset : r->len;
-				if (!len)
-					continue;
-				sges[n] = (struct ibv_sge){ .addr = (uintptr_t)op->local + offset,
-							    .length = len, .lkey = op->lkey };
-				wrs[n].wr_id = (uintptr_t)op;
-				wrs[n].sg_list = &sges[n];
-				wrs[n].num_sge = 1;
-				wrs[n].opcode = op->kind == TG_RDMA_READ ? IBV_WR_RDMA_READ
-									 : IBV_WR_RDMA_WRITE;
-				wrs[n].send_flags = IBV_SEND_SIGNALED;
-				wrs[n].wr.rdma.remote_addr = r->addr;
-				wrs[n].wr.rdma.rkey = r->rkey;
-				offset += len;
-				n++;
-			}
+		/* Whole ops leave the backlog as they are built; a partly built one stays first. */
+		while (n < limit && conn->op_head) {
+			struct tg_rdma_op *op = conn->op_head;
+			unsigned k = op_build(conn, op, &wrs[n], &sges[n], limit - n);
+			for (unsigned i = 0; i < k; i++)
+				ops[n + i] = op;
+			n += k;
+			if (op->offset < op->len && op->seg < op->nremote)
+				break;
+			op->all_posted = true;
+			conn->op_head = op->next;
+			if (!conn->op_head)
+				conn->op_tail = NULL;
 		}
+		if (!n)
+			break;
 		for (unsigned i = 0; i + 1 < n; i++)
 			wrs[i].next = &wrs[i + 1];
 		struct ibv_send_wr *bad = NULL;
-		int rc = n ? ibv_post_send(conn->id->qp, &wrs[0], &bad) : 0;
+		int rc = ibv_post_send(conn->id->qp, &wrs[0], &bad);
 		unsigned posted = n;
 		if (rc) {
 			posted = 0;
 			while (posted < n && &wrs[posted] != bad)
 				posted++;
 		}
-		if (posted && op->in_flight == 0)
-			sent_add(conn, op);
-		op->in_flight += posted;
-		conn->sq_free -= posted;
-		op->seg = seg;
-		op->offset = offset;
-		if (rc || offset >= op->len) {
-			op->all_posted = true;
-			conn->op_head = op->next;
-			if (!conn->op_head)
-				conn->op_tail = NULL;
+		for (unsigned i = 0; i < posted; i++) {
+			if (ops[i]->in_flight++ == 0)
+				sent_add(conn, ops[i]);
 		}
+		conn->sq_free -= posted;
 		if (rc) {
-			op->status = -EIO;
 			tg_err(LOG, "%s: ibv_post_send: %s", conn->peer, strerror(rc));
-			if (op->in_flight == 0)
-				defer_done(op);
+			/* The ops whose work requests did not all go out fail; conn_close cancels the
+			 * backlog behind them. */
+			for (unsigned i = posted; i < n; i++) {
+				struct tg_rdma_op *op = ops[i];
+				if (i > posted && ops[i - 1] == op)
+					continue;
+				op->status = -EIO;
+				if (!op->all_posted) {
+					op->all_posted = true;
+					conn->op_head = op->next;
+					if (!conn->op_head)
+						conn->op_tail = NULL;
+				}
+				if (op->in_flight == 0)
+					defer_done(op);
+			}
 			conn_close(conn, "post failed");
 		}
 	}
+}
+
+static void post_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct tg_rdma *rdma = w->data;
+	while (rdma->post_head) {
+		struct tg_rdma_conn *conn = rdma->post_head;
+		rdma->post_head = conn->next_post;
+		conn->post_queued = false;
+		pump(conn);
+	}
+}
+
+static void post_schedule(struct tg_rdma_conn *conn)
+{
+	struct tg_rdma *rdma = conn->rdma;
+	if (conn->post_queued)
+		return;
+	conn->post_queued = true;
+	conn->next_post = rdma->post_head;
+	rdma->post_head = conn;
+}
+
+static void post_unschedule(struct tg_rdma_conn *conn)
+{
+	if (!conn->post_queued)
+		return;
+	for (struct tg_rdma_conn **p = &conn->rdma->post_head; *p; p = &(*p)->next_post) {
+		if (*p == conn) {
+			*p = conn->next_post;
+			break;
+		}
+	}
+	conn->post_queued = false;
 }
 
 int tg_rdma_post(struct tg_rdma_conn *conn, struct tg_rdma_op *op)
@@ -979,7 +1047,7 @@ int tg_rdma_post(struct tg_rdma_conn *conn, struct tg_rdma_op *op)
 	else
 		conn->op_head = op;
 	conn->op_tail = op;
-	pump(conn);
+	post_schedule(conn);
 	return 0;
 }
 
@@ -1049,8 +1117,10 @@ static void conn_poll(struct tg_rdma_conn *conn)
 	while (conn->cq && (n = ibv_poll_cq(conn->cq, 32, wcs)) > 0) {
 		for (int i = 0; i < n; i++)
 			handle_wc(conn, &wcs[i]);
-		pump(conn);
 	}
+	/* Freed send queue slots let the backlog go on. */
+	if (conn->op_head)
+		post_schedule(conn);
 	conn->busy--;
 	if (conn->state == CONN_CLOSING)
 		conn_schedule(conn);
@@ -1371,6 +1441,11 @@ void tg_rdma_conn_hand_over(struct tg_rdma_conn *conn, struct tg_rdma *to,
 {
 	/* Events of the CM id that still reach this instance's channel before the new owner
 	 * has migrated it are dropped: nothing of this instance touches the connection now. */
+	/* What this thread queued goes out from here: the new owner's list never sees it. */
+	if (conn->post_queued) {
+		post_unschedule(conn);
+		pump(conn);
+	}
 	conn_unlink(conn);
 	conn->id->context = NULL;
 	struct tg_rdma_device *dev = conn->dev;
@@ -1556,6 +1631,12 @@ struct tg_rdma *tg_rdma_create(struct ev_loop *loop, const struct tg_rdma_pool_p
 	ev_io_start(loop, &rdma->cm_watcher);
 	ev_timer_init(&rdma->deferred_watcher, deferred_cb, 0, 0);
 	rdma->deferred_watcher.data = rdma;
+	/* Always active (a watcher started from another prepare callback would miss this turn),
+	 * and, like remote_wake, not what keeps the loop running. */
+	ev_prepare_init(&rdma->post_watcher, post_flush_cb);
+	rdma->post_watcher.data = rdma;
+	ev_prepare_start(loop, &rdma->post_watcher);
+	ev_unref(loop);
 	ev_timer_init(&rdma->resync_watcher, resync_cb, RESYNC_INTERVAL, RESYNC_INTERVAL);
 	rdma->resync_watcher.data = rdma;
 	rdma->thread = pthread_self();
@@ -1579,6 +1660,8 @@ void tg_rdma_destroy(struct tg_rdma *rdma)
 	remote_run(rdma);
 	ev_ref(rdma->loop);
 	ev_async_stop(rdma->loop, &rdma->remote_wake);
+	ev_ref(rdma->loop);
+	ev_prepare_stop(rdma->loop, &rdma->post_watcher);
 	/* Whatever is still deferred runs now, then every connection goes, drained or not. */
 	if (rdma->deferred_active)
 		deferred_cb(rdma->loop, &rdma->deferred_watcher, 0);
