@@ -98,36 +98,6 @@ def parse_result_lines(text):
     return rows
 
 
-def parse_iser_summary(text):
-    # iser-compare's summary.txt: "LABEL IOPS_MEDIAN MIBS_MEDIAN iops,runs, mibs,runs,"
-    rows = []
-    for line in text.splitlines():
-        w = line.split()
-        if len(w) != 5 or w[0] not in ("targed", "lio", "tgt"):
-            continue
-        rows.append(dict(path="iser", target=w[0], workload="randread-4k-qd32", unit="IOPS",
-                         median=w[1], runs=w[3].strip(",")))
-        rows.append(dict(path="iser", target=w[0], workload="read-1m-qd8", unit="MiB/s",
-                         median=w[2], runs=w[4].strip(",")))
-    return rows
-
-
-def parse_srp_summary(text):
-    # srp-compare's summary.txt: "rand4k: targed T IOPS [a b c], LIO ib_srpt L IOPS [a b c], ratio R"
-    rows = []
-    pat = re.compile(r"^(rand4k|seq1m): targed (\S+) (\S+) \[([^\]]*)\], LIO ib_srpt (\S+) \S+ \[([^\]]*)\]")
-    for line in text.splitlines():
-        m = pat.match(line)
-        if not m:
-            continue
-        wl = "randread-4k-qd32" if m.group(1) == "rand4k" else "read-1m-qd8"
-        rows.append(dict(path="srp", target="targed", workload=wl, unit=m.group(3), median=m.group(2),
-                         runs=",".join(m.group(4).split())))
-        rows.append(dict(path="srp", target="lio", workload=wl, unit=m.group(3), median=m.group(5),
-                         runs=",".join(m.group(6).split())))
-    return rows
-
-
 def read(path):
     try:
         with open(path) as f:
@@ -136,17 +106,12 @@ def read(path):
         return ""
 
 
-results, failures, sources = [], {}, {}
+results, failures = [], {}
 for sc in scenarios:
     path = PATH_OF[sc]
     d = os.path.join(out, sc)
     verdict = read(os.path.join(d, "verdict")).strip() or "no verdict"
     rows = parse_result_lines(read(os.path.join(d, "results.txt")))
-    sources[path] = "RESULT lines"
-    if not rows and sc == "iser-compare":
-        rows, sources[path] = parse_iser_summary(read(os.path.join(d, "summary.txt"))), "summary.txt (parsed)"
-    if not rows and sc == "srp-compare":
-        rows, sources[path] = parse_srp_summary(read(os.path.join(d, "summary.txt"))), "summary.txt (parsed)"
     if verdict != "pass" or not rows:
         reason = read(os.path.join(d, "reason")).strip() or ("no result lines" if verdict == "pass" else verdict)
         failures[path] = f"{sc}: {verdict}: {reason}"
@@ -205,7 +170,6 @@ meta = [
     f"{sh('fio', '--version') or '?'}, `--direct=1 --ioengine=libaio`",
     f"- command: `{env('BENCH_COMMAND', 'bench/guest.sh')}` (what `make bench-guest` runs); one boot: "
     f"`tests/vm/run-scenario --timeout ... {' '.join(scenarios)}`",
-    f"- results from: " + ", ".join(f"{p}: {s}" for p, s in sources.items()),
 ]
 if env("BENCH_NOTE"):
     meta.append(f"- note: {env('BENCH_NOTE')}")

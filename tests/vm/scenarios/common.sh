@@ -332,3 +332,113 @@ trap cleanup EXIT
 trap 'exit 143' TERM INT
 
 log "scenario $NAME against $LAB_TARGET${LAB_FAULT:+ (fault: $LAB_FAULT)}"
+
+# Where the guest's CPU went during one fio run, by thread (what `top -H` would show), plus the
+# whole guest's busy ticks: written next to the fio output, summed up in the RESULT line.
+cpu_snap() { # cpu_snap FILE
+	python3 - "$1" <<'PY'
+import glob, sys
+with open(sys.argv[1], "w") as out:
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    out.write("guest %d %d %d\n" % (sum(v) - v[3] - v[4], v[3] + v[4], v[6] if len(v) > 6 else 0))
+    for path in glob.glob("/proc/[0-9]*/task/[0-9]*/stat"):
+        try:
+            s = open(path).read()
+        except OSError:
+            continue
+        comm = s[s.index("(") + 1:s.rindex(")")].replace(" ", "_")
+        f = s[s.rindex(")") + 2:].split()
+        pid = path.split("/")[2]
+        tid = path.split("/")[4]
+        out.write("%s %s %s %d %d\n" % (tid, pid, comm, int(f[11]), int(f[12])))
+PY
+}
+# cpu_diff BEFORE AFTER IOS DAEMON_PID: writes the top threads, prints "busy_ticks daemon_ticks
+# guest_us_per_io daemon_us_per_io"
+cpu_diff() {
+	python3 - "$@" <<'PY'
+import sys, os
+hz = os.sysconf("SC_CLK_TCK")
+def load(p):
+    g, t = None, {}
+    for line in open(p):
+        w = line.split()
+        if w[0] == "guest":
+            g = (int(w[1]), int(w[2]), int(w[3]))
+        else:
+            t[w[0]] = (w[1], w[2], int(w[3]), int(w[4]))
+    return g, t
+(gb, tb), (ga, ta) = load(sys.argv[1]), load(sys.argv[2])
+ios, daemon = float(sys.argv[3]), sys.argv[4]
+busy, idle, soft = ga[0] - gb[0], ga[1] - gb[1], ga[2] - gb[2]
+rows, dticks = [], 0
+for tid, (pid, comm, u, s) in ta.items():
+    u0, s0 = tb.get(tid, (pid, comm, 0, 0))[2:]
+    du, ds = u - u0, s - s0
+    if pid == daemon:
+        dticks += du + ds
+    if du + ds > 0:
+        rows.append((du + ds, du, ds, tid, pid, comm))
+rows.sort(reverse=True)
+with open(sys.argv[5], "w") as out:
+    out.write("guest: busy %d ticks, idle+iowait %d, of which softirq %d (%d ticks/s)\n" % (busy, idle, soft, hz))
+    out.write("ticks user sys tid pid comm\n")
+    for r in rows[:15]:
+        out.write("%d %d %d %s %s %s\n" % r)
+us = 1e6 / hz
+print("%d %d %.0f %.0f" % (busy, dticks, busy * us / ios if ios else 0, dticks * us / ios if ios else 0))
+PY
+}
+
+# guest_perf SECONDS NAME (with GUEST_PERF=1, else nothing): in the background, after a second of
+# warm-up, a system-wide perf profile (cpu-clock: TCG has no PMU) of the next SECONDS, written as
+# $SO/perf-NAME.txt by command, shared object and symbol. perf_wait waits for the last one.
+guest_perf() {
+	[ "${GUEST_PERF:-0}" = 1 ] || return 0
+	command -v perf > /dev/null || { log "GUEST_PERF=1 but no perf here"; return 0; }
+	echo -1 > /proc/sys/kernel/perf_event_paranoid
+	echo 0 > /proc/sys/kernel/kptr_restrict
+	(
+		sleep 1
+		perf record -q -a -e cpu-clock -F 499 -o "$WORK/perf-$2.data" -- sleep "$1" > "$SO/perf-$2.err" 2>&1 &&
+			perf report -i "$WORK/perf-$2.data" --stdio --no-children --percent-limit 0.7 \
+				--sort comm,dso,sym > "$SO/perf-$2.txt" 2>> "$SO/perf-$2.err"
+		rm -f "$WORK/perf-$2.data"
+	) &
+	GUEST_PERF_PID=$!
+}
+perf_wait() { [ -z "${GUEST_PERF_PID:-}" ] || wait "$GUEST_PERF_PID"; GUEST_PERF_PID=""; }
+
+# median of whitespace-separated numbers on stdin; csv: "a b c" -> "a,b,c"
+median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+csv() { echo "$1" | xargs | tr ' ' ','; }
+
+# fio_measure LABEL-OF-RUN DAEMON_PID RW BS QD UNIT [fio options...]: one fio run on $DISK with the
+# guest's CPU (and GUEST_PERF's profile) around it; sets FIO_VALUE (IOPS or MiB/s, by UNIT),
+# FIO_GUEST_US and FIO_DAEMON_US (CPU microseconds per I/O: whole guest, DAEMON_PID's threads).
+fio_measure() {
+	local name=$1 daemon=$2 rw=$3 bs=$4 qd=$5 unit=$6 json vals ios cpu
+	shift 6
+	json=$SO/fio-$name.json
+	cpu_snap "$WORK/cpu0"
+	guest_perf $((FIO_RUNTIME - 2)) "$name"
+	fio --name="$name" --filename="$DISK" --direct=1 --ioengine=libaio --rw="$rw" --bs="$bs" \
+		--iodepth="$qd" --time_based --runtime="$FIO_RUNTIME" --output-format=json \
+		--output="$json" "$@" || fail "fio $name failed"
+	cpu_snap "$WORK/cpu1"
+	perf_wait
+	# (no process substitution: the guest has no /dev/fd)
+	vals=$(python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))["jobs"][0]
+d = j["write" if "write" in sys.argv[2] else "read"]
+if j["error"] or d["total_ios"] == 0: sys.exit(1)
+print(round(d["iops"]) if sys.argv[3] == "IOPS" else round(d["bw"] / 1024, 1), d["total_ios"])' "$json" "$rw" "$unit") ||
+		fail "fio $name reported an error or no I/O ($json)"
+	read -r FIO_VALUE ios <<< "$vals"
+	cpu=$(cpu_diff "$WORK/cpu0" "$WORK/cpu1" "$ios" "$daemon" "$SO/cpu-$name.txt")
+	FIO_GUEST_US=$(echo "$cpu" | cut -d' ' -f3)
+	FIO_DAEMON_US=$(echo "$cpu" | cut -d' ' -f4)
+	log "$name: $FIO_VALUE $unit; guest CPU $FIO_GUEST_US us/IO (the target daemon's threads $FIO_DAEMON_US)"
+}

@@ -1,12 +1,12 @@
 #!/bin/bash
-# Benchmark (not a test): fio 4 KiB random read QD32 and 1 MiB sequential read QD8 over iSER against targed, LIO (ib_isert) and tgt in one guest boot, median of 3 runs each.
+# Benchmark (not a test): fio 4 KiB random read QD32 and 1 MiB sequential read QD8 over iSER against targed, LIO (ib_isert) and tgt in one guest boot, alternating rounds, medians, RESULT lines and per-thread CPU.
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/iser-lib.sh"
 
-FIO_RT=${FIO_RT:-8}
-REPS=${REPS:-3}
-SUMMARY=$SO/summary.txt
-: > "$SUMMARY"
+FIO_RUNTIME=${ISER_COMPARE_RUNTIME:-8}
+ROUNDS=${ISER_COMPARE_ROUNDS:-3}
+RESULTS=$SO/results.txt
+: > "$RESULTS"
 
 rdma_check
 make_disk 256
@@ -22,28 +22,18 @@ iser_node() {
 	iser_node_set node.session.timeo.replacement_timeout 15
 }
 
-median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-
-# measure LABEL: REPS runs of each workload on $DISK; one summary line per workload
+declare -A runs guest_us daemon_us
+WORKLOADS="randread-4k-qd32:randread:4k:32:IOPS read-1m-qd8:read:1M:8:MiB/s"
+# measure LABEL DAEMON_PID ROUND: one run of each workload on $DISK
 measure() {
-	local label=$1 r iops bw
-	: > "$WORK/iops"; : > "$WORK/bw"
-	for r in $(seq "$REPS"); do
-		fio --name=rr --filename="$DISK" --direct=1 --ioengine=libaio --rw=randread --bs=4k \
-			--iodepth=32 --size=256M --runtime="$FIO_RT" --time_based --output-format=json \
-			--output="$SO/fio-$label-4k-$r.json" || fail "fio 4k against $label failed"
-		fio --name=sr --filename="$DISK" --direct=1 --ioengine=libaio --rw=read --bs=1M \
-			--iodepth=8 --size=256M --runtime="$FIO_RT" --time_based --output-format=json \
-			--output="$SO/fio-$label-1m-$r.json" || fail "fio 1m against $label failed"
-		python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["jobs"][0]["read"]["iops"]))' \
-			"$SO/fio-$label-4k-$r.json" >> "$WORK/iops"
-		python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["jobs"][0]["read"]["bw"] / 1024, 1))' \
-			"$SO/fio-$label-1m-$r.json" >> "$WORK/bw"
+	local label=$1 daemon=$2 r=$3 w name rw bs qd unit
+	for w in $WORKLOADS; do
+		IFS=: read -r name rw bs qd unit <<< "$w"
+		fio_measure "$label-$name-$r" "$daemon" $rw $bs $qd $unit --size=256M
+		runs[$label-$name]+="$FIO_VALUE "
+		guest_us[$label-$name]+="$FIO_GUEST_US "
+		daemon_us[$label-$name]+="$FIO_DAEMON_US "
 	done
-	iops=$(median < "$WORK/iops")
-	bw=$(median < "$WORK/bw")
-	log "$label: 4k randread QD32 IOPS $(tr '\n' ' ' < "$WORK/iops")-> median $iops; 1M read QD8 MiB/s $(tr '\n' ' ' < "$WORK/bw")-> median $bw"
-	echo "$label $iops $bw $(tr '\n' ',' < "$WORK/iops") $(tr '\n' ',' < "$WORK/bw")" >> "$SUMMARY"
 }
 
 session_login() {
@@ -63,52 +53,72 @@ session_logout() {
 	sleep 1
 }
 
-# 1. targed
-step "targed"
-LAB_TARGET=targed
-target_start
-iser_wait_portal
-iser_node
-session_login targed
-measure targed
-session_logout targed
-target_stop
+# Each round runs targed, LIO and tgt one after the other, so that a change in the host's load
+# during the boot weighs on all three alike.
+round_targed() {
+	step "targed, round $1"
+	LAB_TARGET=targed
+	target_start
+	iser_wait_portal
+	[ "$1" = 1 ] && iser_node
+	session_login targed
+	measure targed "$(target_pid)" "$1"
+	session_logout targed
+	target_stop
+}
 
-# 2. LIO with ib_isert on the same portal
-step "LIO (ib_isert)"
-LAB_TARGET=lio
-modprobe ib_isert || fail "cannot load ib_isert"
-target_start
-echo 1 > "$LIO/iscsi/$IQN/tpgt_1/np/$IP:$PORT/iser" || fail "cannot enable iSER on the LIO portal"
-session_login LIO
-measure lio
-session_logout LIO
-echo 0 > "$LIO/iscsi/$IQN/tpgt_1/np/$IP:$PORT/iser"
-target_stop
+round_lio() { # LIO with ib_isert on the same portal
+	step "LIO (ib_isert), round $1"
+	LAB_TARGET=lio
+	modprobe ib_isert || fail "cannot load ib_isert"
+	target_start
+	echo 1 > "$LIO/iscsi/$IQN/tpgt_1/np/$IP:$PORT/iser" || fail "cannot enable iSER on the LIO portal"
+	session_login LIO
+	measure lio none "$1"
+	session_logout LIO
+	echo 0 > "$LIO/iscsi/$IQN/tpgt_1/np/$IP:$PORT/iser"
+	target_stop
+}
 
-# 3. tgt's iSER driver (listens on port 3260 of every RDMA device)
-step "tgt (iser)"
-LAB_TARGET=tgt
-tgtd -f --iscsi "portal=$IP:$PORT" >> "$SO/target.log" 2>&1 &
-echo $! > "$WORK/target.pid"; track_pid $!
-i=0
-until tgtadm --lld iser --mode target --op show > /dev/null 2>&1; do
-	i=$((i + 1)); [ $i -gt 50 ] && fail "tgtd has no iser driver (tgtadm --lld iser fails)"; sleep 0.2
+round_tgt() { # tgt's iSER driver (listens on port 3260 of every RDMA device)
+	step "tgt (iser), round $1"
+	LAB_TARGET=tgt
+	tgtd -f --iscsi "portal=$IP:$PORT" >> "$SO/target.log" 2>&1 &
+	echo $! > "$WORK/target.pid"; track_pid $!
+	local i=0
+	until tgtadm --lld iser --mode target --op show > /dev/null 2>&1; do
+		i=$((i + 1)); [ $i -gt 50 ] && fail "tgtd has no iser driver (tgtadm --lld iser fails)"; sleep 0.2
+	done
+	{ tgtadm --lld iser --mode target --op new --tid 1 -T "$IQN" &&
+	  tgtadm --lld iser --mode logicalunit --op new --tid 1 --lun 1 -b "$DISK_IMG" &&
+	  tgtadm --lld iser --mode target --op bind --tid 1 -I ALL &&
+	  tgtadm --lld iser --mode target --op bind --tid 1 --initiator-name "$INITIATOR"; } >> "$SO/target.log" 2>&1 ||
+		fail "tgtadm could not configure the iser target"
+	session_login tgt
+	measure tgt "$(target_pid)" "$1"
+	session_logout tgt
+	tgtadm --lld iser --mode target --op delete --force --tid 1 >> "$SO/target.log" 2>&1
+	tgtadm --lld iser --mode system --op delete >> "$SO/target.log" 2>&1
+	kill "$(target_pid)" 2>/dev/null
+	wait "$(target_pid)" 2>/dev/null
+	rm -f "$WORK/target.pid"
+}
+
+for r in $(seq "$ROUNDS"); do
+	round_targed "$r"
+	round_lio "$r"
+	round_tgt "$r"
 done
-{ tgtadm --lld iser --mode target --op new --tid 1 -T "$IQN" &&
-  tgtadm --lld iser --mode logicalunit --op new --tid 1 --lun 1 -b "$DISK_IMG" &&
-  tgtadm --lld iser --mode target --op bind --tid 1 -I ALL &&
-  tgtadm --lld iser --mode target --op bind --tid 1 --initiator-name "$INITIATOR"; } >> "$SO/target.log" 2>&1 ||
-	fail "tgtadm could not configure the iser target"
-session_login tgt
-measure tgt
-session_logout tgt
-tgtadm --lld iser --mode target --op delete --force --tid 1 >> "$SO/target.log" 2>&1
-tgtadm --lld iser --mode system --op delete >> "$SO/target.log" 2>&1
-kill "$(target_pid)" 2>/dev/null
-wait "$(target_pid)" 2>/dev/null
-rm -f "$WORK/target.pid"
 
-step "summary (label, median IOPS 4k randread QD32, median MiB/s 1M read QD8, runs)"
-cat "$SUMMARY"
+# One RESULT line per target and workload: the format bench/guest.sh collects.
+for w in $WORKLOADS; do
+	IFS=: read -r name rw bs qd unit <<< "$w"
+	for who in targed lio tgt; do
+		echo "RESULT path=iser target=$who workload=$name unit=$unit" \
+			"median=$(echo "${runs[$who-$name]}" | median) runs=$(csv "${runs[$who-$name]}")" \
+			"guest_cpu_us_per_io=$(echo "${guest_us[$who-$name]}" | median)" \
+			"daemon_cpu_us_per_io=$([ "$who" != lio ] && echo "${daemon_us[$who-$name]}" | median || echo -)"
+	done
+done | tee "$RESULTS"
+cp "$RESULTS" "$SO/summary.txt"
 log "PASS"

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/srp-lib.sh"
 
 ROUNDS=${SRP_COMPARE_ROUNDS:-3}
-RUNTIME=${SRP_COMPARE_RUNTIME:-10}
+FIO_RUNTIME=${SRP_COMPARE_RUNTIME:-10}
 SIZE_MIB=64
 TARGED_PORT=5556
 LIO_PORT=5555
@@ -35,7 +35,7 @@ for acl in "$IP" "0x0000000000000000$(srp_guid)"; do
 done
 echo 1 > "$S/enable" || fail "cannot enable the srpt port"
 
-declare -A results
+declare -A results cpu_guest cpu_daemon
 bench_once() { # bench_once WHO PORT ROUND
 	SRP_PORT=$2
 	srp_add || fail "$1: add_target failed: $SRP_ADD_ERR"
@@ -43,41 +43,57 @@ bench_once() { # bench_once WHO PORT ROUND
 		step "$1: fill the first $SIZE_MIB MiB"
 		dd if=/dev/urandom of="$DISK" bs=1M count=$SIZE_MIB oflag=direct status=none || fail "fill failed"
 	fi
-	local job out
+	local job rw bs qd unit daemon
+	daemon=$([ "$1" = targed ] && target_pid || echo none)
 	for job in rand4k seq1m; do
-		out=$SO/fio-$1-$job-$3.json
 		case $job in
-		rand4k) set -- "$@" ; fio --name=$job --filename="$DISK" --direct=1 --ioengine=libaio \
-			--rw=randread --bs=4k --iodepth=32 --size=${SIZE_MIB}M --time_based \
-			--runtime=$RUNTIME --output-format=json --output="$out" ;;
-		seq1m) fio --name=$job --filename="$DISK" --direct=1 --ioengine=libaio \
-			--rw=read --bs=1M --iodepth=8 --size=${SIZE_MIB}M --time_based \
-			--runtime=$RUNTIME --output-format=json --output="$out" ;;
-		esac || fail "fio $job against $1 failed"
-		local v
-		v=$(python3 -c "import json,sys; j=json.load(open(sys.argv[1]))['jobs'][0]['read']; print(round(j['iops']) if sys.argv[2]=='rand4k' else round(j['bw']/1024))" "$out" $job)
-		results[$1-$job]+="$v "
-		log "$1 round $3 $job: $v $([ $job = rand4k ] && echo IOPS || echo MiB/s)"
+		rand4k) rw=randread bs=4k qd=32 unit=IOPS ;;
+		seq1m) rw=read bs=1M qd=8 unit=MiB/s ;;
+		esac
+		fio_measure "$1-$job-$3" "$daemon" $rw $bs $qd $unit --size=${SIZE_MIB}M
+		results[$1-$job]+="$FIO_VALUE "
+		cpu_guest[$1-$job]+="$FIO_GUEST_US "
+		cpu_daemon[$1-$job]+="$FIO_DAEMON_US "
 	done
 	srp_remove
+	# fio has finished, so a channel that closes with requests unanswered lost them
+	if [ "$1" = targed ] && grep 'channel closed' "$SO/target.log" | grep -qv ' 0 requests still in progress'; then
+		fail "targed closed a channel with requests unanswered: $(grep 'channel closed' "$SO/target.log" | grep -v ' 0 requests still' | head -n 1)"
+	fi
 }
 for r in $(seq 1 "$ROUNDS"); do
 	bench_once targed $TARGED_PORT "$r"
 	bench_once lio $LIO_PORT "$r"
 done
 
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-step "results (median of $ROUNDS rounds, ${RUNTIME} s each)"
-{
-	for job in rand4k seq1m; do
-		t=$(echo "${results[targed-$job]}" | median)
-		l=$(echo "${results[lio-$job]}" | median)
-		unit=$([ $job = rand4k ] && echo "IOPS" || echo "MiB/s")
-		ratio=$(awk -v a="$t" -v b="$l" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
-		echo "$job: targed $t $unit [${results[targed-$job]% }], LIO ib_srpt $l $unit [${results[lio-$job]% }], ratio $ratio"
+step "results (median of $ROUNDS rounds, ${FIO_RUNTIME} s each)"
+# One RESULT line per target and workload: the format bench/guest.sh collects.
+for job in rand4k seq1m; do
+	case $job in
+	rand4k) label=randread-4k-qd32 unit=IOPS ;;
+	seq1m) label=read-1m-qd8 unit=MiB/s ;;
+	esac
+	for who in targed lio; do
+		echo "RESULT path=srp target=$who workload=$label unit=$unit" \
+			"median=$(echo "${results[$who-$job]}" | median) runs=$(csv "${results[$who-$job]}")" \
+			"guest_cpu_us_per_io=$(echo "${cpu_guest[$who-$job]}" | median)" \
+			"daemon_cpu_us_per_io=$([ $who = targed ] && echo "${cpu_daemon[$who-$job]}" | median || echo -)"
 	done
-} | tee "$SO/summary.txt"
+done | tee "$SO/results.txt"
+cp "$SO/results.txt" "$SO/summary.txt"
 
-echo 0 > "$S/enable"
 target_stop
+# LIO's srpt listens on its RDMA/CM port until the module goes: the next scenario may want it.
+step "LIO teardown"
+{
+	echo 0 > "$S/enable"
+	for acl in "$S"/acls/*/; do
+		[ -d "$acl" ] || continue
+		rm -f "$acl"lun_0/m; rmdir "$acl"lun_0 "$acl"
+	done
+	rm -f "$S/lun/lun_0/vol"; rmdir "$S/lun/lun_0" "$S" "$T/srpt/$ng"
+	rmdir "$T/core/fileio_0/lun0" "$T/core/fileio_0"
+	rmdir "$T/srpt"   # the fabric's directory holds the module
+	modprobe -r ib_srpt
+} >> "$SO/target.log" 2>&1 || fail "LIO teardown failed (ib_srpt still holds port $LIO_PORT)"
 log "PASS"
