@@ -39,6 +39,8 @@ declare -A results cpu_guest cpu_daemon
 bench_once() { # bench_once WHO PORT ROUND
 	SRP_PORT=$2
 	srp_add || fail "$1: add_target failed: $SRP_ADD_ERR"
+	local q=/sys/block/${DISK#/dev/}/queue
+	log "$1: max_sectors_kb $(cat $q/max_sectors_kb) (hw $(cat $q/max_hw_sectors_kb)), max_segments $(cat $q/max_segments), nr_requests $(cat $q/nr_requests)"
 	if [ "$3" = 1 ]; then
 		step "$1: fill the first $SIZE_MIB MiB"
 		dd if=/dev/urandom of="$DISK" bs=1M count=$SIZE_MIB oflag=direct status=none || fail "fill failed"
