@@ -27,43 +27,6 @@ enum tg_sense_reason tg_sbc_check_range(struct tg_task *task)
 	return TG_SR_OK;
 }
 
-/* Where the LBA and the length live in the 6/10/12/16-byte forms of READ, WRITE, VERIFY and
- * SYNCHRONIZE CACHE. */
-struct lba_fields {
-	uint64_t lba;
-	uint32_t length;
-	uint16_t length_byte;
-};
-
-static struct lba_fields decode_lba_fields(const struct tg_task *task)
-{
-	const uint8_t *cdb = task->cdb;
-	struct lba_fields f;
-	switch (task->cmd->cdb_len) {
-	case 6:
-		f.lba = get_be24(cdb + 1) & 0x1fffff;
-		f.length = cdb[4];
-		f.length_byte = 4;
-		break;
-	case 10:
-		f.lba = get_be32(cdb + 2);
-		f.length = get_be16(cdb + 7);
-		f.length_byte = 7;
-		break;
-	case 12:
-		f.lba = get_be32(cdb + 2);
-		f.length = get_be32(cdb + 6);
-		f.length_byte = 6;
-		break;
-	default:
-		f.lba = get_be64(cdb + 2);
-		f.length = get_be32(cdb + 10);
-		f.length_byte = 10;
-		break;
-	}
-	return f;
-}
-
 /* RDPROTECT/WRPROTECT (byte 1 bits 7..5): core/sbc_pi.c checks them against the device's
  * protection format and widens the transfer by the PI that travels with the data. */
 static enum tg_sense_reason check_protect_field(struct tg_task *task)
@@ -89,7 +52,7 @@ static void set_transfer(struct tg_task *task, enum tg_data_dir dir)
 
 static enum tg_sense_reason parse_read_write(struct tg_task *task)
 {
-	struct lba_fields f = decode_lba_fields(task);
+	struct tg_sbc_lba_fields f = tg_sbc_decode_lba_fields(task);
 	bool write = task->cmd->flags & TG_CMD_WRITE_CLASS;
 	task->lba = f.lba;
 	/* READ(6)/WRITE(6): a TRANSFER LENGTH of 0 means 256 blocks. */
@@ -244,7 +207,7 @@ static void execute_write(struct tg_task *task)
 
 static enum tg_sense_reason parse_synchronize_cache(struct tg_task *task)
 {
-	struct lba_fields f = decode_lba_fields(task);
+	struct tg_sbc_lba_fields f = tg_sbc_decode_lba_fields(task);
 	task->lba = f.lba;
 	task->nblocks = f.length; /* 0: through the last block */
 	task->dir = TG_DIR_NONE;

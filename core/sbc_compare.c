@@ -22,30 +22,6 @@ enum {
 	BYTCHK_ONE_BLOCK = 3, /* one block of data, compared with every block verified */
 };
 
-struct lba_fields {
-	uint64_t lba;
-	uint32_t length;
-	uint16_t length_byte;
-};
-
-static struct lba_fields decode_lba_fields(const struct tg_task *task)
-{
-	const uint8_t *cdb = task->cdb;
-	struct lba_fields f;
-	switch (task->cmd->cdb_len) {
-	case 10:
-		f = (struct lba_fields){ get_be32(cdb + 2), get_be16(cdb + 7), 7 };
-		break;
-	case 12:
-		f = (struct lba_fields){ get_be32(cdb + 2), get_be32(cdb + 6), 6 };
-		break;
-	default:
-		f = (struct lba_fields){ get_be64(cdb + 2), get_be32(cdb + 10), 10 };
-		break;
-	}
-	return f;
-}
-
 static uint8_t bytchk_of(const struct tg_task *task)
 {
 	return (task->cdb[1] >> CDB_BYTCHK_SHIFT) & CDB_BYTCHK_MASK;
@@ -221,7 +197,7 @@ static void read_and_compare(struct tg_task *task, uint64_t lba, uint64_t blocks
 
 enum tg_sense_reason tg_sbc_parse_verify(struct tg_task *task)
 {
-	struct lba_fields f = decode_lba_fields(task);
+	struct tg_sbc_lba_fields f = tg_sbc_decode_lba_fields(task);
 	uint8_t bytchk = bytchk_of(task);
 	uint32_t bs = task->dev->block_size;
 	task->lba = f.lba;
@@ -256,7 +232,7 @@ void tg_sbc_verify(struct tg_task *task)
 
 enum tg_sense_reason tg_sbc_parse_write_and_verify(struct tg_task *task)
 {
-	struct lba_fields f = decode_lba_fields(task);
+	struct tg_sbc_lba_fields f = tg_sbc_decode_lba_fields(task);
 	uint8_t bytchk = bytchk_of(task);
 	task->lba = f.lba;
 	task->nblocks = f.length;
@@ -364,7 +340,7 @@ void tg_sbc_compare_and_write(struct tg_task *task)
 
 enum tg_sense_reason tg_sbc_parse_orwrite(struct tg_task *task)
 {
-	struct lba_fields f = decode_lba_fields(task);
+	struct tg_sbc_lba_fields f = tg_sbc_decode_lba_fields(task);
 	task->lba = f.lba;
 	task->nblocks = f.length;
 	set_data_out(task, (uint64_t)f.length * task->dev->block_size);

@@ -67,6 +67,16 @@ static inline bool tg_sbc_can_block_erase(const struct tg_device *dev)
 }
 
 /* Fails with reason, reporting lba in the INFORMATION field. */
+/* Where the LBA and the length live in the 6/10/12/16/32-byte forms of READ, WRITE, VERIFY,
+ * SYNCHRONIZE CACHE and their kin (length_byte: the CDB byte to point sense at for a bad
+ * length). */
+struct tg_sbc_lba_fields {
+	uint64_t lba;
+	uint32_t length;
+	uint16_t length_byte;
+};
+struct tg_sbc_lba_fields tg_sbc_decode_lba_fields(const struct tg_task *task);
+
 void tg_sbc_fail_at(struct tg_task *task, enum tg_sense_reason reason, uint64_t lba);
 
 /* RDPROTECT/WRPROTECT/VRPROTECT/ORPROTECT (byte 1 bits 7..5) are refused: no LUN has PI yet. */

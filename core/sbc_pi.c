@@ -41,27 +41,6 @@ static uint8_t flags_of(const struct tg_task *task)
 static uint8_t protect_of(const struct tg_task *task) { return flags_of(task) >> 5; }
 static uint8_t bytchk_of(const struct tg_task *task) { return (flags_of(task) >> 1) & 3; }
 
-struct lba_fields {
-	uint64_t lba;
-	uint32_t length;
-	uint16_t length_byte;
-};
-
-static struct lba_fields lba_fields_of(const struct tg_task *task)
-{
-	const uint8_t *cdb = task->cdb;
-	if (is_cdb32(task))
-		return (struct lba_fields){ get_be64(cdb + 12), get_be32(cdb + 28), 28 };
-	switch (task->cmd->cdb_len) {
-	case 10:
-		return (struct lba_fields){ get_be32(cdb + 2), get_be16(cdb + 7), 7 };
-	case 12:
-		return (struct lba_fields){ get_be32(cdb + 2), get_be32(cdb + 6), 6 };
-	default:
-		return (struct lba_fields){ get_be64(cdb + 2), get_be32(cdb + 10), 10 };
-	}
-}
-
 static void pi_cmd_of(const struct tg_task *task, enum tg_pi_use use, struct tg_pi_cmd *c)
 {
 	const struct tg_device *dev = task->dev;
@@ -469,7 +448,7 @@ static void job_next_chunk(struct tg_task *task)
 /* Common CDB checks of VERIFY and WRITE AND VERIFY on a protected device, any CDB length. */
 static enum tg_sense_reason parse_medium_compare(struct tg_task *task, bool write)
 {
-	struct lba_fields f = lba_fields_of(task);
+	struct tg_sbc_lba_fields f = tg_sbc_decode_lba_fields(task);
 	uint8_t bytchk = bytchk_of(task);
 	uint32_t bs = task->dev->block_size;
 	uint16_t at = flags_at(task);
@@ -622,7 +601,7 @@ enum tg_sense_reason tg_pi_parse_variable_length(struct tg_task *task)
 		return parse_medium_compare(task, false);
 	if (sa == SA_WRITE_AND_VERIFY_32)
 		return parse_medium_compare(task, true);
-	struct lba_fields f = lba_fields_of(task);
+	struct tg_sbc_lba_fields f = tg_sbc_decode_lba_fields(task);
 	task->lba = f.lba;
 	task->nblocks = f.length;
 	set_transfer(task, sa == SA_READ_32 ? TG_DIR_READ : TG_DIR_WRITE,

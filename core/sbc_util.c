@@ -1,9 +1,41 @@
-/* Helpers the SBC command files share: failing at an LBA, the PROTECT field check, one backend request, byte comparison. */
+/* Helpers the SBC command files share: the LBA/length fields of a CDB, failing at an LBA, the PROTECT field check, one backend request, byte comparison. */
 #include <string.h>
 
 #include "core/cmd.h"
 #include "core/sbc_ext.h"
+#include "core/scsi.h"
 #include "core/task.h"
+
+struct tg_sbc_lba_fields tg_sbc_decode_lba_fields(const struct tg_task *task)
+{
+	const uint8_t *cdb = task->cdb;
+	struct tg_sbc_lba_fields f;
+	if (cdb[0] == SCSI_VARIABLE_LENGTH_CDB)
+		return (struct tg_sbc_lba_fields){ get_be64(cdb + 12), get_be32(cdb + 28), 28 };
+	switch (task->cmd->cdb_len) {
+	case 6:
+		f.lba = get_be24(cdb + 1) & 0x1fffff;
+		f.length = cdb[4];
+		f.length_byte = 4;
+		break;
+	case 10:
+		f.lba = get_be32(cdb + 2);
+		f.length = get_be16(cdb + 7);
+		f.length_byte = 7;
+		break;
+	case 12:
+		f.lba = get_be32(cdb + 2);
+		f.length = get_be32(cdb + 6);
+		f.length_byte = 6;
+		break;
+	default:
+		f.lba = get_be64(cdb + 2);
+		f.length = get_be32(cdb + 10);
+		f.length_byte = 10;
+		break;
+	}
+	return f;
+}
 
 void tg_sbc_fail_at(struct tg_task *task, enum tg_sense_reason reason, uint64_t lba)
 {
