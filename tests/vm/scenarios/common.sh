@@ -440,5 +440,29 @@ print(round(d["iops"]) if sys.argv[3] == "IOPS" else round(d["bw"] / 1024, 1), d
 	cpu=$(cpu_diff "$WORK/cpu0" "$WORK/cpu1" "$ios" "$daemon" "$SO/cpu-$name.txt")
 	FIO_GUEST_US=$(echo "$cpu" | cut -d' ' -f3)
 	FIO_DAEMON_US=$(echo "$cpu" | cut -d' ' -f4)
+	[ "$daemon" = none ] && FIO_DAEMON_US=-
 	log "$name: $FIO_VALUE $unit; guest CPU $FIO_GUEST_US us/IO (the target daemon's threads $FIO_DAEMON_US)"
+}
+
+# fio_record KEY: keeps the last fio_measure's figures under KEY ("TARGET-WORKLOAD");
+# fio_result_lines PATH "TARGET..." "LABEL:RW:BS:QD:UNIT...": one RESULT line per target and workload,
+# medians of what was recorded (the format bench/guest.sh collects).
+declare -A FIO_RUNS FIO_GUEST FIO_DAEMON
+fio_record() {
+	FIO_RUNS[$1]+="$FIO_VALUE "
+	FIO_GUEST[$1]+="$FIO_GUEST_US "
+	FIO_DAEMON[$1]+="$FIO_DAEMON_US "
+}
+fio_result_lines() {
+	local path=$1 who w label unit k
+	for w in $3; do
+		IFS=: read -r label _ _ _ unit <<< "$w"
+		for who in $2; do
+			k=$who-$label
+			echo "RESULT path=$path target=$who workload=$label unit=$unit" \
+				"median=$(echo "${FIO_RUNS[$k]}" | median) runs=$(csv "${FIO_RUNS[$k]}")" \
+				"guest_cpu_us_per_io=$(echo "${FIO_GUEST[$k]}" | median)" \
+				"daemon_cpu_us_per_io=$(echo "${FIO_DAEMON[$k]}" | median)"
+		done
+	done
 }

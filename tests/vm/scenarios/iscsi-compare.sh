@@ -59,7 +59,6 @@ session_logout() {
 	sync; echo 3 > /proc/sys/vm/drop_caches
 }
 
-declare -A runs cpu_guest cpu_daemon
 bench_once() { # bench_once WHO ROUND
 	local who=$1 r=$2 w label rw bs qd unit
 	session_login "$who"
@@ -68,9 +67,7 @@ bench_once() { # bench_once WHO ROUND
 		IFS=: read -r label rw bs qd unit <<< "$w"
 		fio_measure "$who-$label-$r" "$([ "$who" = targed ] && echo "$TARGED_PID" || echo none)" \
 			"$rw" "$bs" "$qd" "$unit" --size=${SIZE_MIB}M
-		runs[$who-$label]+="$FIO_VALUE "
-		cpu_guest[$who-$label]+="$FIO_GUEST_US "
-		cpu_daemon[$who-$label]+="$FIO_DAEMON_US "
+		fio_record "$who-$label"
 	done
 	session_logout "$who"
 	target_alive || fail "targed died during $who's round $r"
@@ -83,16 +80,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 step "results (median of $ROUNDS rounds, ${FIO_RUNTIME} s each)"
-# One RESULT line per path, target and workload: the format bench/guest.sh collects.
-for w in $WORKLOADS; do
-	IFS=: read -r label rw bs qd unit <<< "$w"
-	for who in targed lio; do
-		echo "RESULT path=iscsi_tcp target=$who workload=$label unit=$unit" \
-			"median=$(echo "${runs[$who-$label]}" | median) runs=$(csv "${runs[$who-$label]}")" \
-			"guest_cpu_us_per_io=$(echo "${cpu_guest[$who-$label]}" | median)" \
-			"daemon_cpu_us_per_io=$([ $who = targed ] && echo "${cpu_daemon[$who-$label]}" | median || echo -)"
-	done
-done | tee "$RESULTS"
+fio_result_lines iscsi_tcp "targed lio" "$WORKLOADS" | tee "$RESULTS"
 cp "$RESULTS" "$SO/summary.txt"
 
 target_stop

@@ -22,7 +22,6 @@ iser_node() {
 	iser_node_set node.session.timeo.replacement_timeout 15
 }
 
-declare -A runs guest_us daemon_us
 WORKLOADS="randread-4k-qd32:randread:4k:32:IOPS read-1m-qd8:read:1M:8:MiB/s"
 # measure LABEL DAEMON_PID ROUND: one run of each workload on $DISK
 measure() {
@@ -30,9 +29,7 @@ measure() {
 	for w in $WORKLOADS; do
 		IFS=: read -r name rw bs qd unit <<< "$w"
 		fio_measure "$label-$name-$r" "$daemon" $rw $bs $qd $unit --size=256M
-		runs[$label-$name]+="$FIO_VALUE "
-		guest_us[$label-$name]+="$FIO_GUEST_US "
-		daemon_us[$label-$name]+="$FIO_DAEMON_US "
+		fio_record "$label-$name"
 	done
 }
 
@@ -110,15 +107,6 @@ for r in $(seq "$ROUNDS"); do
 	round_tgt "$r"
 done
 
-# One RESULT line per target and workload: the format bench/guest.sh collects.
-for w in $WORKLOADS; do
-	IFS=: read -r name rw bs qd unit <<< "$w"
-	for who in targed lio tgt; do
-		echo "RESULT path=iser target=$who workload=$name unit=$unit" \
-			"median=$(echo "${runs[$who-$name]}" | median) runs=$(csv "${runs[$who-$name]}")" \
-			"guest_cpu_us_per_io=$(echo "${guest_us[$who-$name]}" | median)" \
-			"daemon_cpu_us_per_io=$([ "$who" != lio ] && echo "${daemon_us[$who-$name]}" | median || echo -)"
-	done
-done | tee "$RESULTS"
+fio_result_lines iser "targed lio tgt" "$WORKLOADS" | tee "$RESULTS"
 cp "$RESULTS" "$SO/summary.txt"
 log "PASS"

@@ -8,6 +8,8 @@ FIO_RUNTIME=${SRP_COMPARE_RUNTIME:-10}
 SIZE_MIB=64
 TARGED_PORT=5556
 LIO_PORT=5555
+# label:fio-rw:bs:iodepth:unit
+WORKLOADS="randread-4k-qd32:randread:4k:32:IOPS read-1m-qd8:read:1M:8:MiB/s"
 
 # targed: a 256 MiB file on tmpfs, as LIO's below
 make_disk 256
@@ -35,7 +37,6 @@ for acl in "$IP" "0x0000000000000000$(srp_guid)"; do
 done
 echo 1 > "$S/enable" || fail "cannot enable the srpt port"
 
-declare -A results cpu_guest cpu_daemon
 bench_once() { # bench_once WHO PORT ROUND
 	SRP_PORT=$2
 	srp_add || fail "$1: add_target failed: $SRP_ADD_ERR"
@@ -45,17 +46,12 @@ bench_once() { # bench_once WHO PORT ROUND
 		step "$1: fill the first $SIZE_MIB MiB"
 		dd if=/dev/urandom of="$DISK" bs=1M count=$SIZE_MIB oflag=direct status=none || fail "fill failed"
 	fi
-	local job rw bs qd unit daemon
+	local w label rw bs qd unit daemon
 	daemon=$([ "$1" = targed ] && target_pid || echo none)
-	for job in rand4k seq1m; do
-		case $job in
-		rand4k) rw=randread bs=4k qd=32 unit=IOPS ;;
-		seq1m) rw=read bs=1M qd=8 unit=MiB/s ;;
-		esac
-		fio_measure "$1-$job-$3" "$daemon" $rw $bs $qd $unit --size=${SIZE_MIB}M
-		results[$1-$job]+="$FIO_VALUE "
-		cpu_guest[$1-$job]+="$FIO_GUEST_US "
-		cpu_daemon[$1-$job]+="$FIO_DAEMON_US "
+	for w in $WORKLOADS; do
+		IFS=: read -r label rw bs qd unit <<< "$w"
+		fio_measure "$1-$label-$3" "$daemon" $rw $bs $qd $unit --size=${SIZE_MIB}M
+		fio_record "$1-$label"
 	done
 	srp_remove
 	# fio has finished, so a channel that closes with requests unanswered lost them
@@ -69,19 +65,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 
 step "results (median of $ROUNDS rounds, ${FIO_RUNTIME} s each)"
-# One RESULT line per target and workload: the format bench/guest.sh collects.
-for job in rand4k seq1m; do
-	case $job in
-	rand4k) label=randread-4k-qd32 unit=IOPS ;;
-	seq1m) label=read-1m-qd8 unit=MiB/s ;;
-	esac
-	for who in targed lio; do
-		echo "RESULT path=srp target=$who workload=$label unit=$unit" \
-			"median=$(echo "${results[$who-$job]}" | median) runs=$(csv "${results[$who-$job]}")" \
-			"guest_cpu_us_per_io=$(echo "${cpu_guest[$who-$job]}" | median)" \
-			"daemon_cpu_us_per_io=$([ $who = targed ] && echo "${cpu_daemon[$who-$job]}" | median || echo -)"
-	done
-done | tee "$SO/results.txt"
+fio_result_lines srp "targed lio" "$WORKLOADS" | tee "$SO/results.txt"
 cp "$SO/results.txt" "$SO/summary.txt"
 
 target_stop
