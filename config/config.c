@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <libconfig.h>
 #include <libgen.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -811,10 +812,74 @@ static int load_chap(struct loader *ld, const config_setting_t *s, const char *k
 	return rc;
 }
 
+/* "0-3, 6" for a message: the CPUs this process may run on. */
+static void format_cpu_set(const cpu_set_t *set, char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (int cpu = 0; cpu < CPU_SETSIZE && used < len; cpu++) {
+		if (!CPU_ISSET(cpu, set) || (cpu > 0 && CPU_ISSET(cpu - 1, set)))
+			continue;
+		int last = cpu;
+		while (last + 1 < CPU_SETSIZE && CPU_ISSET(last + 1, set))
+			last++;
+		const char *sep = used ? ", " : "";
+		int n = last > cpu ? snprintf(buf + used, len - used, "%s%d-%d", sep, cpu, last)
+				   : snprintf(buf + used, len - used, "%s%d", sep, cpu);
+		used += n > 0 ? (size_t)n : 0;
+	}
+}
+
+/* global.io_thread_cpus: an array of CPU numbers, each one targed may run on here (checked now,
+ * so that a typo stops the start with the line rather than failing a thread later). */
+static int read_io_thread_cpus(struct loader *ld, const config_setting_t *g)
+{
+	char key[KEY_MAX];
+	const config_setting_t *s = NULL;
+	int rc = lookup(ld, g, "global", "io_thread_cpus", false, &s, key);
+	if (rc <= 0)
+		return rc;
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return fail_type(ld, s, key, "an array [ ... ] of CPU numbers");
+	unsigned n = (unsigned)config_setting_length(s);
+	if (n == 0 || n > IO_THREADS_MAX)
+		return fail(ld, s, key, "must list between 1 and %d CPUs, got %u", IO_THREADS_MAX, n);
+	cpu_set_t allowed;
+	CPU_ZERO(&allowed);
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+		return fail(ld, s, key, "cannot read the CPUs targed may run on: %s", strerror(errno));
+	unsigned *cpus = calloc(n, sizeof(*cpus));
+	if (!cpus)
+		return fail_oom(ld, s, key);
+	for (unsigned i = 0; i < n; i++) {
+		const config_setting_t *elem = config_setting_get_elem(s, i);
+		char elem_key[KEY_MAX];
+		join_index(elem_key, key, (int)i);
+		if (!is_integer(elem)) {
+			free(cpus);
+			return fail_type(ld, elem, elem_key, "a CPU number");
+		}
+		long long cpu = config_setting_get_int64(elem);
+		if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET((int)cpu, &allowed)) {
+			char list[200];
+			format_cpu_set(&allowed, list, sizeof(list));
+			free(cpus);
+			return fail(ld, elem, elem_key,
+				    "CPU %lld is not one targed may run on here (allowed: %s)", cpu, list);
+		}
+		cpus[i] = (unsigned)cpu;
+	}
+	free(ld->config->io_thread_cpus);
+	ld->config->io_thread_cpus = cpus;
+	ld->config->io_thread_cpu_count = n;
+	return 0;
+}
+
 static int load_global(struct loader *ld, const config_setting_t *root)
 {
 	static const char *const global_keys[] = {
-		"log_level", "control_socket", "io_threads", "buffer_memory", "discovery_auth", NULL,
+		"log_level",	 "control_socket", "io_threads", "io_thread_cpus",
+		"buffer_memory", "discovery_auth", NULL,
 	};
 	const config_setting_t *g = config_setting_get_member(root, "global");
 	if (!g)
@@ -853,6 +918,9 @@ static int load_global(struct loader *ld, const config_setting_t *root)
 		return -1;
 	if (rc > 0)
 		ld->config->io_threads = (unsigned)threads;
+
+	if (read_io_thread_cpus(ld, g))
+		return -1;
 
 	rc = read_size(ld, g, "global", "buffer_memory", &ld->config->buffer_memory, &where);
 	if (rc < 0)
@@ -1528,6 +1596,7 @@ void tg_config_free(struct tg_config *config)
 	free(config->iser_listen.items);
 	free(config->srp_listen.items);
 	free(config->control_socket);
+	free(config->io_thread_cpus);
 	free(config->path);
 	free(config);
 }

@@ -89,6 +89,8 @@ struct tg_config {
 	enum tg_log_level log_level;
 	char *control_socket;
 	unsigned io_threads;
+	unsigned *io_thread_cpus;     /* CPUs the I/O loops are pinned to, in order; NULL = none */
+	unsigned io_thread_cpu_count;
 	bool control_socket_set;      /* named in the file, not the default */
 	uint64_t buffer_memory;       /* data-buffer budget in bytes; 0 = a quarter of the RAM */
 	unsigned iscsi_login_timeout; /* s a connection may take to log in; 0 = no limit */

@@ -1,8 +1,10 @@
 /* I/O threads: each thread creates and runs its own event loop and I/O engine until told to stop. */
 #include "core/iothreads.h"
 
+#include <errno.h>
 #include <ev.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,6 +30,9 @@ struct io_thread {
 	pthread_mutex_t start_lock;
 	pthread_cond_t started;
 	int start_state;
+	bool pinned;
+	unsigned cpu;
+	int pin_error; /* errno of a failed pinning, else 0 */
 };
 
 struct tg_io_threads {
@@ -56,9 +61,27 @@ static void report_start(struct io_thread *t, int state)
 	pthread_mutex_unlock(&t->start_lock);
 }
 
+int tg_pin_current_thread(unsigned cpu)
+{
+	if (cpu >= CPU_SETSIZE)
+		return EINVAL;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
 static void *thread_main(void *arg)
 {
 	struct io_thread *t = arg;
+	/* Before the loop and engine exist, so that what they allocate is touched on that CPU. */
+	if (t->pinned) {
+		t->pin_error = tg_pin_current_thread(t->cpu);
+		if (t->pin_error) {
+			report_start(t, -1);
+			return NULL;
+		}
+	}
 	t->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
 	t->engine = t->loop ? tg_ioengine_create(t->loop) : NULL;
 	if (t->engine && t->set->ops.init &&
@@ -87,7 +110,8 @@ static void *thread_main(void *arg)
 
 struct tg_io_threads *tg_io_threads_start(unsigned count, const char *name,
 					  const struct tg_io_thread_ops *ops, void *arg,
-					  char *err, size_t errlen)
+					  const struct tg_io_thread_cpus *cpus, char *err,
+					  size_t errlen)
 {
 	struct tg_io_threads *set = calloc(1, sizeof(*set));
 	if (set)
@@ -109,6 +133,10 @@ struct tg_io_threads *tg_io_threads_start(unsigned count, const char *name,
 		struct io_thread *t = &set->threads[i];
 		t->set = set;
 		t->index = i;
+		if (cpus && cpus->count) {
+			t->pinned = true;
+			t->cpu = cpus->cpus[i % cpus->count];
+		}
 		pthread_mutex_init(&t->start_lock, NULL);
 		pthread_cond_init(&t->started, NULL);
 		set->count = i + 1;
@@ -124,8 +152,12 @@ struct tg_io_threads *tg_io_threads_start(unsigned count, const char *name,
 		pthread_mutex_unlock(&t->start_lock);
 		if (t->start_state < 0) {
 			pthread_join(t->thread, NULL);
-			snprintf(err, errlen, "%s I/O thread %u: cannot create its event loop, I/O "
-					      "engine or transport state", name, i + 1);
+			if (t->pin_error)
+				snprintf(err, errlen, "%s I/O thread %u: cannot run on CPU %u: %s", name,
+					 i + 1, t->cpu, strerror(t->pin_error));
+			else
+				snprintf(err, errlen, "%s I/O thread %u: cannot create its event loop, "
+						      "I/O engine or transport state", name, i + 1);
 			ok = false;
 			break;
 		}

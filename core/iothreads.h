@@ -22,16 +22,27 @@ struct tg_io_thread_ops {
 	void (*ended)(void *arg, unsigned index);
 };
 
+/* Where the threads run (global.io_thread_cpus): thread i on cpus[i % count]; count 0 leaves
+ * them to the scheduler. */
+struct tg_io_thread_cpus {
+	const unsigned *cpus;
+	unsigned count;
+};
+
 /*
- * Starts count threads named "<name>N" (N from 1). Each creates its loop and engine itself
- * (an engine belongs to the thread that creates it), then runs ops->init(arg, ...). Signals
- * stay with the calling thread. Work for a thread's loop is posted to its engine
- * (tg_ioengine_call on tg_io_threads_engine). Returns NULL with a message in err on failure
- * (the threads already started are stopped and freed).
+ * Starts count threads named "<name>N" (N from 1). Each pins itself to its CPU when cpus (may
+ * be NULL) names some, creates its loop and engine itself (an engine belongs to the thread
+ * that creates it), then runs ops->init(arg, ...). Signals stay with the calling thread. Work
+ * for a thread's loop is posted to its engine (tg_ioengine_call on tg_io_threads_engine).
+ * Returns NULL with a message in err on failure (the threads already started are stopped and
+ * freed).
  */
 struct tg_io_threads *tg_io_threads_start(unsigned count, const char *name,
 					  const struct tg_io_thread_ops *ops, void *arg,
-					  char *err, size_t errlen);
+					  const struct tg_io_thread_cpus *cpus, char *err,
+					  size_t errlen);
+/* Pins the calling thread to one CPU; 0, or an errno value. */
+int tg_pin_current_thread(unsigned cpu);
 unsigned tg_io_threads_count(const struct tg_io_threads *threads);
 struct ev_loop *tg_io_threads_loop(const struct tg_io_threads *threads, unsigned index);
 struct tg_ioengine *tg_io_threads_engine(const struct tg_io_threads *threads, unsigned index);

@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "core/control.h"
 #include "core/ioengine.h"
+#include "core/iothreads.h"
 #include "core/log.h"
 #include "core/runtime.h"
 #include "transports/iscsi/iscsi.h"
@@ -140,6 +141,18 @@ int main(int argc, char **argv)
 	raise_fd_limit();
 	set_buffer_budget(config);
 
+	/* With one loop this thread is the I/O thread, so io_thread_cpus[0] is its place (its
+	 * helper threads start after and inherit it). */
+	if (config->io_threads <= 1 && config->io_thread_cpu_count) {
+		int rc = tg_pin_current_thread(config->io_thread_cpus[0]);
+		if (rc) {
+			fprintf(stderr, "%s: global.io_thread_cpus: cannot run on CPU %u: %s\n",
+				config_path, config->io_thread_cpus[0], strerror(rc));
+			tg_config_free(config);
+			return 1;
+		}
+	}
+
 	struct tg_runtime *runtime = NULL;
 	if (tg_runtime_build(config, &runtime, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
@@ -206,6 +219,13 @@ int main(int argc, char **argv)
 		runtime->device_count, runtime->target_count,
 		tg_ioengine_uses_uring(engine) ? "io_uring" : "worker threads",
 		config->io_threads > 1 ? config->io_threads : 1);
+	if (config->io_thread_cpu_count) {
+		char cpus[256] = "";
+		for (unsigned i = 0, used = 0; i < config->io_thread_cpu_count && used < sizeof(cpus); i++)
+			used += (unsigned)snprintf(cpus + used, sizeof(cpus) - used, "%s%u", i ? ", " : "",
+						   config->io_thread_cpus[i]);
+		tg_info("targed", "I/O loops pinned to CPUs %s (in thread order)", cpus);
+	}
 
 	ev_run(d.loop, 0);
 

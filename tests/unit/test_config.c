@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +82,8 @@ static const struct error_case error_cases[] = {
 
 	{ "unknown_key_top", "\nglobl = { };\n", 2, "globl", "unknown key" },
 	{ "unknown_key_global", "global = {\n  threads = 2;\n};\n", 2, "global.threads",
-	  "unknown key (known here: log_level, control_socket, io_threads, buffer_memory, discovery_auth)" },
+	  "unknown key (known here: log_level, control_socket, io_threads, io_thread_cpus, buffer_memory, "
+	  "discovery_auth)" },
 	{ "unknown_key_device",
 	  "devices = (\n  { name = \"d0\"; backend = \"file\"; path = \"x\";\n    sise = \"1M\"; }\n);\n",
 	  3, "devices[0].sise", "unknown key" },
@@ -220,6 +222,16 @@ static const struct error_case error_cases[] = {
 	  "must be between 1 and 64, got 0" },
 	{ "io_threads_too_many", "global = {\n  io_threads = 65;\n};\n", 2, "global.io_threads",
 	  "must be between 1 and 64, got 65" },
+	{ "io_thread_cpus_empty", "global = {\n  io_thread_cpus = [ ];\n};\n", 2,
+	  "global.io_thread_cpus", "must list between 1 and 64 CPUs, got 0" },
+	{ "io_thread_cpus_not_a_list", "global = {\n  io_thread_cpus = 1;\n};\n", 2,
+	  "global.io_thread_cpus", "expected an array [ ... ] of CPU numbers, got an integer" },
+	{ "io_thread_cpus_string", "global = {\n  io_thread_cpus = ( 0, \"1\" );\n};\n", 2,
+	  "global.io_thread_cpus[1]", "expected a CPU number, got a string" },
+	{ "io_thread_cpus_no_such_cpu", "global = {\n  io_thread_cpus = [ 100000 ];\n};\n", 2,
+	  "global.io_thread_cpus[0]", "CPU 100000 is not one targed may run on here (allowed: " },
+	{ "io_thread_cpus_negative", "global = {\n  io_thread_cpus = [ -1 ];\n};\n", 2,
+	  "global.io_thread_cpus[0]", "CPU -1 is not one targed may run on here" },
 	{ "login_timeout_negative", "transports = { iscsi = { listen = [ \"127.0.0.1\" ];\n  login_timeout = -1; }; };\n",
 	  2, "transports.iscsi.login_timeout", "must be between 0 and 3600, got -1" },
 	{ "max_sessions_too_many", "transports = { iscsi = { listen = [ \"127.0.0.1\" ];\n  max_sessions = 70000; }; };\n",
@@ -511,6 +523,34 @@ static void test_default_conf(void **state)
 	tg_config_free(c);
 }
 
+static void test_io_thread_cpus(void **state)
+{
+	/* CPUs this process may use here, whichever machine runs the test. */
+	cpu_set_t allowed;
+	assert_int_equal(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+	int first = -1, last = -1;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &allowed)) {
+			first = first < 0 ? cpu : first;
+			last = cpu;
+		}
+	assert_true(first >= 0);
+	char text[200];
+	snprintf(text, sizeof(text), "global = { io_threads = 3; io_thread_cpus = [ %d, %d ]; };\n",
+		 last, first);
+	struct tg_config *c = load_ok(write_temp("cpus.conf", text));
+	assert_int_equal(c->io_threads, 3);
+	assert_int_equal(c->io_thread_cpu_count, 2);
+	assert_int_equal(c->io_thread_cpus[0], last);
+	assert_int_equal(c->io_thread_cpus[1], first);
+	tg_config_free(c);
+
+	c = load_ok(write_temp("nocpus.conf", "global = { io_threads = 2; };\n"));
+	assert_null(c->io_thread_cpus);
+	assert_int_equal(c->io_thread_cpu_count, 0);
+	tg_config_free(c);
+}
+
 static void test_example_conf(void **state)
 {
 	struct tg_config *c = load_ok(source_file("config/example.conf"));
@@ -703,6 +743,7 @@ int main(void)
 		cmocka_unit_test(test_parse_size),
 		cmocka_unit_test(test_decode_secret),
 		cmocka_unit_test(test_default_conf),
+		cmocka_unit_test(test_io_thread_cpus),
 		cmocka_unit_test(test_example_conf),
 		cmocka_unit_test(test_defaults_of_empty_file),
 		cmocka_unit_test(test_values_land_in_model),

@@ -1,4 +1,4 @@
-/* Unit tests for core/iothreads.c: each thread's hooks run on it in order, work posted to its engine runs there, a failed start stops what it started, and draining follows work across engines. */
+/* Unit tests for core/iothreads.c: each thread's hooks run on it in order, work posted to its engine runs there, threads run on the CPUs given, a failed start stops what it started, and draining follows work across engines. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -76,7 +77,7 @@ static void test_hooks_run_on_their_thread_in_order(void **state)
 {
 	struct probe p = { .fail_index = -1 };
 	char err[128] = "";
-	struct tg_io_threads *threads = tg_io_threads_start(THREADS, "probe", &probe_ops, &p, err,
+	struct tg_io_threads *threads = tg_io_threads_start(THREADS, "probe", &probe_ops, &p, NULL, err,
 							    sizeof(err));
 	assert_non_null(threads);
 	assert_int_equal(tg_io_threads_count(threads), THREADS);
@@ -130,7 +131,7 @@ static void test_posted_call_runs_on_that_thread(void **state)
 	char err[128] = "";
 	/* Nine characters, as targed's own threads are named: the number must still fit. */
 	struct tg_io_threads *threads = tg_io_threads_start(THREADS, "targed-io", &probe_ops, &p,
-							    err, sizeof(err));
+							    NULL, err, sizeof(err));
 	assert_non_null(threads);
 	for (unsigned i = 0; i < THREADS; i++) {
 		struct remote_call rc = { .engine = tg_io_threads_engine(threads, i) };
@@ -161,7 +162,7 @@ static void test_failed_init_stops_the_started_threads(void **state)
 {
 	struct probe p = { .fail_index = 1 };
 	char err[128] = "";
-	struct tg_io_threads *threads = tg_io_threads_start(THREADS, "probe", &probe_ops, &p, err,
+	struct tg_io_threads *threads = tg_io_threads_start(THREADS, "probe", &probe_ops, &p, NULL, err,
 							    sizeof(err));
 	assert_null(threads);
 	assert_non_null(strstr(err, "probe I/O thread 2"));
@@ -203,7 +204,7 @@ static void test_drain_with_follows_work_across_engines(void **state)
 	struct tg_ioengine *main_engine = tg_ioengine_create(main_loop);
 	assert_non_null(main_engine);
 	char err[128] = "";
-	struct tg_io_threads *threads = tg_io_threads_start(2, "relay", NULL, NULL, err,
+	struct tg_io_threads *threads = tg_io_threads_start(2, "relay", NULL, NULL, NULL, err,
 							    sizeof(err));
 	assert_non_null(threads);
 	tg_io_threads_stop(threads);
@@ -231,6 +232,74 @@ static void test_drain_with_follows_work_across_engines(void **state)
 	ev_loop_destroy(main_loop);
 }
 
+/* What each thread's init saw of its own CPU mask. */
+struct placement {
+	cpu_set_t seen[THREADS];
+};
+
+static int record_placement(void *arg, unsigned index, struct ev_loop *loop,
+			    struct tg_ioengine *engine)
+{
+	struct placement *p = arg;
+	return sched_getaffinity(0, sizeof(p->seen[index]), &p->seen[index]) == 0 ? 0 : -1;
+}
+
+static void test_threads_run_on_their_cpus(void **state)
+{
+	cpu_set_t allowed;
+	assert_int_equal(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+	unsigned first = CPU_SETSIZE, last = 0;
+	for (unsigned cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &allowed)) {
+			first = first == CPU_SETSIZE ? cpu : first;
+			last = cpu;
+		}
+	assert_true(first < CPU_SETSIZE);
+	/* Two CPUs for three threads: the third wraps round to the first CPU. */
+	const unsigned list[] = { last, first };
+	const struct tg_io_thread_cpus cpus = { list, 2 };
+	struct placement p;
+	memset(&p, 0, sizeof(p));
+	static const struct tg_io_thread_ops ops = { .init = record_placement };
+	char err[128] = "";
+	struct tg_io_threads *threads = tg_io_threads_start(THREADS, "pinned", &ops, &p, &cpus, err,
+							    sizeof(err));
+	assert_non_null(threads);
+	for (unsigned i = 0; i < THREADS; i++) {
+		assert_int_equal(CPU_COUNT(&p.seen[i]), 1);
+		assert_true(CPU_ISSET(list[i % 2], &p.seen[i]));
+	}
+	tg_io_threads_destroy(threads);
+
+	/* Unpinned threads keep the whole mask of the process. */
+	memset(&p, 0, sizeof(p));
+	threads = tg_io_threads_start(THREADS, "free", &ops, &p, NULL, err, sizeof(err));
+	assert_non_null(threads);
+	for (unsigned i = 0; i < THREADS; i++)
+		assert_true(CPU_EQUAL(&p.seen[i], &allowed));
+	tg_io_threads_destroy(threads);
+}
+
+static void test_cpu_it_may_not_use_fails_the_start(void **state)
+{
+	cpu_set_t allowed;
+	assert_int_equal(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+	unsigned missing = CPU_SETSIZE - 1;
+	while (missing > 0 && CPU_ISSET(missing, &allowed))
+		missing--;
+	assert_false(CPU_ISSET(missing, &allowed));
+	const unsigned list[] = { missing };
+	const struct tg_io_thread_cpus cpus = { list, 1 };
+	struct probe p = { .fail_index = -1 };
+	char err[128] = "";
+	assert_null(tg_io_threads_start(THREADS, "probe", &probe_ops, &p, &cpus, err, sizeof(err)));
+	char want[64];
+	snprintf(want, sizeof(want), "probe I/O thread 1: cannot run on CPU %u", missing);
+	assert_non_null(strstr(err, want));
+	/* It failed before its loop existed: no hook ran. */
+	assert_int_equal(p.seen[0].init.calls, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -238,6 +307,8 @@ int main(void)
 		cmocka_unit_test(test_posted_call_runs_on_that_thread),
 		cmocka_unit_test(test_failed_init_stops_the_started_threads),
 		cmocka_unit_test(test_drain_with_follows_work_across_engines),
+		cmocka_unit_test(test_threads_run_on_their_cpus),
+		cmocka_unit_test(test_cpu_it_may_not_use_fails_the_start),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

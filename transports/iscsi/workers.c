@@ -3,9 +3,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "core/ioengine.h"
 #include "core/iothreads.h"
 #include "core/log.h"
+#include "core/runtime.h"
 #include "transports/iscsi/iscsi.h"
 
 /*
@@ -103,8 +105,10 @@ int iscsi_workers_start(struct iscsi_server *server, unsigned count, char *err, 
 		.stopping = worker_stopping,
 		.ended = worker_ended,
 	};
-	server->worker_threads = tg_io_threads_start(count, "targed-io", &worker_ops, server, err,
-						     errlen);
+	const struct tg_config *config = server->runtime->config;
+	const struct tg_io_thread_cpus cpus = { config->io_thread_cpus, config->io_thread_cpu_count };
+	server->worker_threads = tg_io_threads_start(count, "targed-io", &worker_ops, server, &cpus,
+						     err, errlen);
 	if (!server->worker_threads) {
 		free(server->workers);
 		server->workers = NULL;

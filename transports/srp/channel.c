@@ -877,8 +877,10 @@ int srp_server_start(struct ev_loop *loop, struct tg_ioengine *engine, struct tg
 		/* Channels go to these threads; the main loop keeps the listeners and logins. */
 		server->loop_count = 1 + io_threads;
 		static const struct tg_io_thread_ops thread_ops = { .init = thread_init };
+		const struct tg_io_thread_cpus cpus = { runtime->config->io_thread_cpus,
+							runtime->config->io_thread_cpu_count };
 		server->threads = tg_io_threads_start(io_threads, "srp-io", &thread_ops, server,
-						      err, errlen);
+						      &cpus, err, errlen);
 		if (!server->threads) {
 			server->loop_count = 1;
 			srp_server_destroy(server);
