@@ -10,8 +10,9 @@
 #   BENCH_DOC             where the section is written [docs/performance.md]; "-" = nowhere
 #   BENCH_NOTE            one line of free text added to the run
 #   BENCH_GUEST_REPORT_ONLY=1  no guest: the table again from the last run in BENCH_GUEST_OUT
-# The scenarios' own knobs pass through to the guest unchanged only where run-scenario passes
-# them (it passes none today), so their defaults apply: 3 rounds each.
+# The scenarios' own knobs (ISCSI_COMPARE_*, ISER_COMPARE_*, SRP_COMPARE_*: rounds, run time,
+# srp-compare's targed configurations) pass through run-scenario to the guest; by default each
+# scenario runs 3 rounds.
 # A path that cannot run (the scenario fails, or leaves no result) makes this exit 1, after the
 # table shows it as FAILED. Missed goals do not change the exit status.
 set -uo pipefail
@@ -131,29 +132,36 @@ def fmt(v, unit):
     return f"{v:,.0f}" if unit == "IOPS" else f"{v:,.1f}"
 
 
-table = ["| path | workload | targed | LIO | targed/LIO | goal | met | targed runs | LIO runs |",
-         "|---|---|--:|--:|--:|---|---|---|---|"]
+# A scenario may measure targed in more than one configuration (srp-compare: "targed", the
+# default, and "targed-pinned"); each gets its row against the same LIO runs.
+CONFIG_TEXT = {"targed": "default", "targed-pinned": "one I/O thread pinned per CPU"}
+table = ["| path | workload | targed configuration | targed | LIO | targed/LIO | goal | met | targed runs | LIO runs |",
+         "|---|---|---|--:|--:|--:|---|---|---|---|"]
 cpu_rows, tgt_rows = [], []
 for sc in scenarios:
     path = PATH_OF[sc]
     if path in failures:
-        table.append(f"| {path} | FAILED: {failures[path][:200]} | | | | ≥ 1.0x | no | | |")
+        table.append(f"| {path} | FAILED: {failures[path][:200]} | | | | | ≥ 1.0x | no | | |")
         continue
     by = {(r["target"], r["workload"]): r for r in results if r.get("path") == path}
+    variants = sorted({r["target"] for r in results if r.get("path") == path and r["target"].startswith("targed")},
+                      key=lambda v: (v != "targed", v))
     for wl in WORKLOAD_TEXT:
-        t, l = by.get(("targed", wl)), by.get(("lio", wl))
-        if not t or not l:
-            continue
-        tv, lv = num(t["median"]), num(l["median"])
-        ratio = tv / lv if tv is not None and lv else None
-        met = "n/a" if ratio is None else ("yes" if ratio >= 1.0 else "no")
-        unit = t.get("unit", "")
-        table.append(f"| {path} | {WORKLOAD_TEXT[wl]}, {unit} | {fmt(tv, unit)} | {fmt(lv, unit)} | "
-                     f"{'n/a' if ratio is None else f'{ratio:.2f}x'} | ≥ 1.0x | {met} | "
-                     f"{t.get('runs', '').replace(',', ', ')} | {l.get('runs', '').replace(',', ', ')} |")
-        if t.get("guest_cpu_us_per_io") and l.get("guest_cpu_us_per_io"):
-            cpu_rows.append(f"| {path} | {WORKLOAD_TEXT[wl]} | {t['guest_cpu_us_per_io']} | "
-                         f"{t.get('daemon_cpu_us_per_io', '-')} | {l['guest_cpu_us_per_io']} |")
+        l = by.get(("lio", wl))
+        for v in variants:
+            t = by.get((v, wl))
+            if not t or not l:
+                continue
+            tv, lv = num(t["median"]), num(l["median"])
+            ratio = tv / lv if tv is not None and lv else None
+            met = "n/a" if ratio is None else ("yes" if ratio >= 1.0 else "no")
+            unit = t.get("unit", "")
+            table.append(f"| {path} | {WORKLOAD_TEXT[wl]}, {unit} | {CONFIG_TEXT.get(v, v)} | {fmt(tv, unit)} | "
+                         f"{fmt(lv, unit)} | {'n/a' if ratio is None else f'{ratio:.2f}x'} | ≥ 1.0x | {met} | "
+                         f"{t.get('runs', '').replace(',', ', ')} | {l.get('runs', '').replace(',', ', ')} |")
+            if t.get("guest_cpu_us_per_io") and l.get("guest_cpu_us_per_io"):
+                cpu_rows.append(f"| {path} | {WORKLOAD_TEXT[wl]} | {CONFIG_TEXT.get(v, v)} | {t['guest_cpu_us_per_io']} | "
+                                f"{t.get('daemon_cpu_us_per_io', '-')} | {l['guest_cpu_us_per_io']} |")
         tg = by.get(("tgt", wl))
         if tg:
             tgt_rows.append(f"tgt ({path}) {WORKLOAD_TEXT[wl]}: {tg['median']} {unit} (runs {tg.get('runs', '')})")
@@ -174,11 +182,11 @@ meta = [
 if env("BENCH_NOTE"):
     meta.append(f"- note: {env('BENCH_NOTE')}")
 
-body = ["", *meta, "", "Medians of the rounds (each round: targed, then LIO, in the same boot).", "", *table, ""]
+body = ["", *meta, "", "Medians of the rounds (each round: targed in each configuration measured, then LIO, in the same boot).", "", *table, ""]
 if cpu_rows:
     body += ["Guest CPU per I/O (all guest CPUs, busy ticks ÷ I/Os, medians; lower is better):", "",
-             "| path | workload | targed: whole guest µs/IO | targed's own threads µs/IO | LIO: whole guest µs/IO |",
-             "|---|---|--:|--:|--:|", *cpu_rows, ""]
+             "| path | workload | targed configuration | targed: whole guest µs/IO | targed's own threads µs/IO | LIO: whole guest µs/IO |",
+             "|---|---|---|--:|--:|--:|", *cpu_rows, ""]
 if tgt_rows:
     body += ["Also measured in the same boot: " + "; ".join(tgt_rows) + ".", ""]
 

@@ -5,6 +5,7 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 . "$OUT/guest.env"
 export LAB_OUT="$OUT" LAB_TARGET LAB_TARGED LAB_FAULT LAB_SCENARIO_DIR
 [ -n "${TARGED_IO_THREADS:-}" ] && export TARGED_IO_THREADS
+[ -n "${TARGED_IO_THREAD_CPUS:-}" ] && export TARGED_IO_THREAD_CPUS
 
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 uptime_s > "$OUT/booted"

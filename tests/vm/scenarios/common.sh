@@ -68,7 +68,9 @@ remove_fault_disk() {
 # ---------------------------------------------------------------- the target under test
 
 # TARGED_TARGET_BODY, TARGED_EXTRA_DEVICES, TARGED_EXTRA_TOP, TARGED_EXTRA_PORTALS (more
-# transports.* lines) and TARGED_TRANSPORTS (the target's list) shape it per scenario.
+# transports.* lines) and TARGED_TRANSPORTS (the target's list) shape it per scenario;
+# TARGED_IO_THREADS=N and TARGED_IO_THREAD_CPUS="0, 1" (a scenario's settings, or
+# run-scenario's environment) set global.io_threads and global.io_thread_cpus.
 write_targed_config() {
 	local dev body=${TARGED_TARGET_BODY:-} transports=${TARGED_TRANSPORTS:-}
 	# (a default inside ${...:-} would end at the first closing brace of the config text)
@@ -83,6 +85,8 @@ write_targed_config() {
 global = {
   log_level = "${TARGED_LOG_LEVEL:-info}";
   control_socket = "$WORK/targed.sock";
+  ${TARGED_IO_THREADS:+io_threads = $TARGED_IO_THREADS;}
+  ${TARGED_IO_THREAD_CPUS:+io_thread_cpus = [ $TARGED_IO_THREAD_CPUS ];}
 };
 transports = {
   iscsi = { listen = [ "$IP:$PORT" ]; };${TARGED_EXTRA_PORTALS:-}
@@ -335,13 +339,28 @@ log "scenario $NAME against $LAB_TARGET${LAB_FAULT:+ (fault: $LAB_FAULT)}"
 
 # Where the guest's CPU went during one fio run, by thread (what `top -H` would show), plus the
 # whole guest's busy ticks: written next to the fio output, summed up in the RESULT line.
+# Per CPU and per RDMA queue pair (packets sent, from the send PSN) too, since one CPU or one
+# channel doing all the work is what limits large transfers under rxe.
 cpu_snap() { # cpu_snap FILE
 	python3 - "$1" <<'PY'
-import glob, sys
+import glob, json, subprocess, sys
 with open(sys.argv[1], "w") as out:
     with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    out.write("guest %d %d %d\n" % (sum(v) - v[3] - v[4], v[3] + v[4], v[6] if len(v) > 6 else 0))
+        for line in f:
+            w = line.split()
+            if not w[0].startswith("cpu"):
+                break
+            v = [int(x) for x in w[1:]]
+            name = "guest" if w[0] == "cpu" else w[0]
+            out.write("%s %d %d %d\n" % (name, sum(v) - v[3] - v[4], v[3] + v[4], v[6] if len(v) > 6 else 0))
+    try:
+        qps = json.loads(subprocess.run(["rdma", "-j", "res", "show", "qp"], capture_output=True,
+                                        text=True, timeout=5).stdout or "[]")
+    except (OSError, ValueError, subprocess.SubprocessError):
+        qps = []
+    for q in qps:
+        if q.get("type") == "RC" and "sq-psn" in q:
+            out.write("qp%s %s %d\n" % (q["lqpn"], q.get("comm", "?").strip("[]").replace(" ", "_"), q["sq-psn"]))
     for path in glob.glob("/proc/[0-9]*/task/[0-9]*/stat"):
         try:
             s = open(path).read()
@@ -361,15 +380,19 @@ cpu_diff() {
 import sys, os
 hz = os.sysconf("SC_CLK_TCK")
 def load(p):
-    g, t = None, {}
+    g, t, cpus, queues = None, {}, {}, {}
     for line in open(p):
         w = line.split()
         if w[0] == "guest":
             g = (int(w[1]), int(w[2]), int(w[3]))
+        elif w[0].startswith("cpu"):
+            cpus[w[0]] = (int(w[1]), int(w[2]), int(w[3]))
+        elif w[0].startswith("qp"):
+            queues[w[0] + "(" + w[1] + ")"] = int(w[2])
         else:
             t[w[0]] = (w[1], w[2], int(w[3]), int(w[4]))
-    return g, t
-(gb, tb), (ga, ta) = load(sys.argv[1]), load(sys.argv[2])
+    return g, t, cpus, queues
+(gb, tb, cb, qb), (ga, ta, ca, qa) = load(sys.argv[1]), load(sys.argv[2])
 ios, daemon = float(sys.argv[3]), sys.argv[4]
 busy, idle, soft = ga[0] - gb[0], ga[1] - gb[1], ga[2] - gb[2]
 rows, dticks = [], 0
@@ -383,6 +406,12 @@ for tid, (pid, comm, u, s) in ta.items():
 rows.sort(reverse=True)
 with open(sys.argv[5], "w") as out:
     out.write("guest: busy %d ticks, idle+iowait %d, of which softirq %d (%d ticks/s)\n" % (busy, idle, soft, hz))
+    for c in sorted(ca):
+        b0 = cb.get(c, (0, 0, 0))
+        out.write("%s: busy %d, idle+iowait %d, softirq %d\n" % (c, ca[c][0] - b0[0], ca[c][1] - b0[1], ca[c][2] - b0[2]))
+    sent = {q: (qa[q] - qb[q]) % (1 << 24) for q in qa if q in qb and qa[q] != qb[q]}
+    if sent:
+        out.write("packets sent per queue pair: %s\n" % ", ".join("%s %d" % (q, sent[q]) for q in sorted(sent)))
     out.write("ticks user sys tid pid comm\n")
     for r in rows[:15]:
         out.write("%d %d %d %s %s %s\n" % r)
@@ -442,6 +471,7 @@ print(round(d["iops"]) if sys.argv[3] == "IOPS" else round(d["bw"] / 1024, 1), d
 	FIO_DAEMON_US=$(echo "$cpu" | cut -d' ' -f4)
 	[ "$daemon" = none ] && FIO_DAEMON_US=-
 	log "$name: $FIO_VALUE $unit; guest CPU $FIO_GUEST_US us/IO (the target daemon's threads $FIO_DAEMON_US)"
+	log "$name: $(grep -E '^(cpu[0-9]|packets sent)' "$SO/cpu-$name.txt" | paste -sd ';')"
 }
 
 # fio_record KEY: keeps the last fio_measure's figures under KEY ("TARGET-WORKLOAD");

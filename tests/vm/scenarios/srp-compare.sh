@@ -1,10 +1,21 @@
 #!/bin/bash
-# Benchmark (not run by ctest): targed's SRP target against LIO's ib_srpt in one guest boot; fio 4 KiB random read QD32 and 1 MiB sequential read QD8, alternating rounds, medians and ratios.
+# Benchmark (not run by ctest): targed's SRP target, as configured by default and with one I/O thread pinned per CPU, against LIO's ib_srpt in one guest boot; fio 4 KiB random read QD32 and 1 MiB sequential read QD8, alternating rounds, medians.
 . "$(dirname "$0")/common.sh"
 . "$(dirname "$0")/srp-lib.sh"
 
 ROUNDS=${SRP_COMPARE_ROUNDS:-3}
 FIO_RUNTIME=${SRP_COMPARE_RUNTIME:-10}
+# more ib_srp add_target options for every login, e.g. ch_count=1
+ADD_OPTS=${SRP_COMPARE_ADD_OPTS:-}
+# targed's configurations: "targed" is the default one (or what TARGED_IO_THREADS and
+# TARGED_IO_THREAD_CPUS say), "targed-pinned" has one I/O thread per CPU, each pinned to its CPU.
+# ib_srp opens one channel per CPU and sends a CPU's requests down its channel; LIO works on the
+# CPU a request came from. Pinned, targed does the same for channel N on CPU N, which is what
+# lets the initiator use both channels for large reads under rxe (docs/performance.md).
+VARIANTS=${SRP_COMPARE_TARGEDS:-targed targed-pinned}
+NCPU=$(nproc)
+DEFAULT_THREADS=${TARGED_IO_THREADS:-}
+DEFAULT_CPUS=${TARGED_IO_THREAD_CPUS:-}
 SIZE_MIB=64
 TARGED_PORT=5556
 LIO_PORT=5555
@@ -13,8 +24,18 @@ WORKLOADS="randread-4k-qd32:randread:4k:32:IOPS read-1m-qd8:read:1M:8:MiB/s"
 
 # targed: a 256 MiB file on tmpfs, as LIO's below
 make_disk 256
-SRP_PORT=$TARGED_PORT
-srp_target_start
+# targed_as VARIANT: targed restarted in that configuration
+targed_as() {
+	target_alive && target_stop
+	case "$1" in
+	targed) TARGED_IO_THREADS=$DEFAULT_THREADS TARGED_IO_THREAD_CPUS=$DEFAULT_CPUS ;;
+	targed-pinned) TARGED_IO_THREADS=$NCPU TARGED_IO_THREAD_CPUS=$(seq -s ', ' 0 $((NCPU - 1))) ;;
+	*) fail "unknown targed configuration $1 (SRP_COMPARE_TARGEDS: targed, targed-pinned)" ;;
+	esac
+	SRP_PORT=$TARGED_PORT
+	srp_target_start
+	log "$1: io_threads ${TARGED_IO_THREADS:-1}${TARGED_IO_THREAD_CPUS:+, pinned to CPUs $TARGED_IO_THREAD_CPUS}"
+}
 
 step "LIO ib_srpt on port $LIO_PORT"
 T=/sys/kernel/config/target
@@ -39,7 +60,7 @@ echo 1 > "$S/enable" || fail "cannot enable the srpt port"
 
 bench_once() { # bench_once WHO PORT ROUND
 	SRP_PORT=$2
-	srp_add || fail "$1: add_target failed: $SRP_ADD_ERR"
+	srp_add "$ADD_OPTS" || fail "$1: add_target failed: $SRP_ADD_ERR"
 	local q=/sys/block/${DISK#/dev/}/queue
 	log "$1: max_sectors_kb $(cat $q/max_sectors_kb) (hw $(cat $q/max_hw_sectors_kb)), max_segments $(cat $q/max_segments), nr_requests $(cat $q/nr_requests)"
 	if [ "$3" = 1 ]; then
@@ -47,7 +68,7 @@ bench_once() { # bench_once WHO PORT ROUND
 		dd if=/dev/urandom of="$DISK" bs=1M count=$SIZE_MIB oflag=direct status=none || fail "fill failed"
 	fi
 	local w label rw bs qd unit daemon
-	daemon=$([ "$1" = targed ] && target_pid || echo none)
+	daemon=$([ "$1" != lio ] && target_pid || echo none)
 	for w in $WORKLOADS; do
 		IFS=: read -r label rw bs qd unit <<< "$w"
 		fio_measure "$1-$label-$3" "$daemon" $rw $bs $qd $unit --size=${SIZE_MIB}M
@@ -55,17 +76,20 @@ bench_once() { # bench_once WHO PORT ROUND
 	done
 	srp_remove
 	# fio has finished, so a channel that closes with requests unanswered lost them
-	if [ "$1" = targed ] && grep 'channel closed' "$SO/target.log" | grep -qv ' 0 requests still in progress'; then
+	if [ "$1" != lio ] && grep 'channel closed' "$SO/target.log" | grep -qv ' 0 requests still in progress'; then
 		fail "targed closed a channel with requests unanswered: $(grep 'channel closed' "$SO/target.log" | grep -v ' 0 requests still' | head -n 1)"
 	fi
 }
 for r in $(seq 1 "$ROUNDS"); do
-	bench_once targed $TARGED_PORT "$r"
+	for v in $VARIANTS; do
+		targed_as "$v"
+		bench_once "$v" $TARGED_PORT "$r"
+	done
 	bench_once lio $LIO_PORT "$r"
 done
 
 step "results (median of $ROUNDS rounds, ${FIO_RUNTIME} s each)"
-fio_result_lines srp "targed lio" "$WORKLOADS" | tee "$SO/results.txt"
+fio_result_lines srp "$VARIANTS lio" "$WORKLOADS" | tee "$SO/results.txt"
 cp "$SO/results.txt" "$SO/summary.txt"
 
 target_stop

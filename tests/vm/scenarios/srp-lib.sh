@@ -4,45 +4,17 @@
 SRP_PORT=5555
 SRP_HOST_DIR=/sys/class/infiniband_srp/srp-rxe0-1
 
-# TARGED_IO_THREADS=N (a scenario's setting, or run-scenario's environment) sets
-# global.io_threads: SRP channels then run on N I/O threads.
 # targed serves LUN 0 over iSCSI/TCP (so that the same data can be read back through it and so
-# that common.sh's wait_listening has a TCP port to watch) and over SRP on the soft-RoCE address.
-write_targed_config() {
-	local dev port_id="" body=${TARGED_TARGET_BODY:-}
-	[ -n "$body" ] || body='    luns = ( { lun = 0; device = "disk0"; } );'
-	[ -n "${TARGED_SRP_PORT_ID:-}" ] && port_id="    srp_port_id = \"$TARGED_SRP_PORT_ID\";"
-	if [ "$DISK_BACKEND" = file ]; then
-		dev="{ name = \"disk0\"; backend = \"file\"; path = \"$DISK_PATH\"; size = \"${DISK_MIB}M\"; block_size = 512; }"
-	else
-		dev="{ name = \"disk0\"; backend = \"block\"; path = \"$DISK_PATH\"; }"
-	fi
-	cat > "$WORK/targed.conf" <<EOF
-global = {
-  log_level = "${TARGED_LOG_LEVEL:-info}";
-  control_socket = "$WORK/targed.sock";
-  ${TARGED_IO_THREADS:+io_threads = $TARGED_IO_THREADS;}
-};
-transports = {
-  iscsi = { listen = [ "$IP:$PORT" ]; };
-  srp = { listen = [ "$IP:$SRP_PORT" ]; };
-  ${SRP_EXTRA_TRANSPORTS:-}
-};
-devices = ( $dev );
-targets = (
-  { name = "$IQN";
-    transports = [ "iscsi", "srp"${SRP_EXTRA_TRANSPORTS:+, \"iser\"} ];
-$port_id
-$body
-  }
-);
-EOF
-	cp "$WORK/targed.conf" "$SO/targed.conf"
-}
-
+# that common.sh's wait_listening has a TCP port to watch) and over SRP on the soft-RoCE address;
+# SRP_EXTRA_TRANSPORTS (a transports.* line) adds iSER too.
+#
 # srp_target_start: target_start, then until targed's SRP portal listens (it opens after the
 # iSCSI one that target_start waits for, and opening the RDMA device takes a moment)
 srp_target_start() {
+	TARGED_EXTRA_PORTALS="
+  srp = { listen = [ \"$IP:$SRP_PORT\" ]; };${SRP_EXTRA_TRANSPORTS:+
+  $SRP_EXTRA_TRANSPORTS}"
+	TARGED_TRANSPORTS='"iscsi", "srp"'${SRP_EXTRA_TRANSPORTS:+', "iser"'}
 	target_start
 	local i=0
 	until grep -q "listening on $IP:$SRP_PORT (RDMA-CM)" "$SO/target.log"; do
