@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 # Session reinstatement: a second login with the same initiator name and ISID replaces the first session, whose unfinished write is never acknowledged.
-"""usage: reinstate.py HOST PORT TARGET LUN
+"""usage: reinstate.py HOST PORT TARGET LUN [BASE_LBA]
+
+BASE_LBA (default 0) moves the blocks used below up by that many: a test running other I/O on
+the LUN at the same time keeps its own range clear of them.
 
 1. Session A writes pattern 1 at LBA 8 and leaves a second write (pattern 2, LBA 16) waiting
    for its solicited data (R2T received, Data-Out withheld).
@@ -45,6 +48,8 @@ def read_block(conn, lun, lba):
 
 def main():
     host, port, target, lun = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    base = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+    acked_lba, withheld_lba = base + 8, base + 16
     pattern1 = bytes([0xA1]) * BLOCK
     pattern2 = bytes([0xB2]) * BLOCK
     pattern3 = bytes([0xC3]) * BLOCK
@@ -52,18 +57,18 @@ def main():
     a = raw.Connection(host, port)
     a.login(INITIATOR, target, isid=ISID)
     clear_unit_attentions(a, lun)
-    status, sense, _ = a.scsi(raw.cdb_write16(8, 1), lun=lun, data_out=pattern1)
-    check(status == 0, "session A: WRITE(16) LBA 8 acknowledged")
+    status, sense, _ = a.scsi(raw.cdb_write16(acked_lba, 1), lun=lun, data_out=pattern1)
+    check(status == 0, "session A: WRITE(16) LBA %d acknowledged" % acked_lba)
 
     b0 = raw.Connection(host, port)
     b0.login(INITIATOR + "-reader", target)
     clear_unit_attentions(b0, lun)
-    baseline = read_block(b0, lun, 16)
+    baseline = read_block(b0, lun, withheld_lba)
     b0.logout()
 
     # A write whose data is withheld (no immediate data, no unsolicited Data-Out): the
     # command waits in the target for data. The NOP round trip proves it was received.
-    bhs = a.scsi_bhs(raw.cdb_write16(16, 1), lun, write_len=BLOCK)
+    bhs = a.scsi_bhs(raw.cdb_write16(withheld_lba, 1), lun, write_len=BLOCK)
     a.send_pdu(bhs)
     a.cmdsn = (a.cmdsn + 1) & 0xFFFFFFFF
     a.nop()
@@ -75,11 +80,11 @@ def main():
     check(a.wait_closed(5.0), "session A's connection was closed by the reinstatement")
     clear_unit_attentions(b, lun)
 
-    check(read_block(b, lun, 8) == pattern1, "acknowledged write of session A is there")
-    check(read_block(b, lun, 16) == baseline, "unacknowledged write of session A left no trace")
-    status, _, _ = b.scsi(raw.cdb_write16(16, 1), lun=lun, data_out=pattern3)
-    check(status == 0, "session B: WRITE(16) LBA 16 acknowledged")
-    check(read_block(b, lun, 16) == pattern3, "session B reads its own write")
+    check(read_block(b, lun, acked_lba) == pattern1, "acknowledged write of session A is there")
+    check(read_block(b, lun, withheld_lba) == baseline, "unacknowledged write of session A left no trace")
+    status, _, _ = b.scsi(raw.cdb_write16(withheld_lba, 1), lun=lun, data_out=pattern3)
+    check(status == 0, "session B: WRITE(16) LBA %d acknowledged" % withheld_lba)
+    check(read_block(b, lun, withheld_lba) == pattern3, "session B reads its own write")
     check(pattern2 != pattern3, "patterns differ")
     b.logout()
 
