@@ -5,8 +5,10 @@
 
 ROUNDS=${SRP_COMPARE_ROUNDS:-3}
 FIO_RUNTIME=${SRP_COMPARE_RUNTIME:-10}
-# more ib_srp add_target options for every login, e.g. ch_count=1
+# more ib_srp add_target options for every login, e.g. ch_count=1; more fio options for every
+# run, e.g. "--numjobs=2 --cpus_allowed_policy=split --group_reporting" (one job per CPU)
 ADD_OPTS=${SRP_COMPARE_ADD_OPTS:-}
+read -r -a FIO_OPTS <<< "${SRP_COMPARE_FIO_OPTS:-}"
 # targed's configurations: "targed" is the default one (or what TARGED_IO_THREADS and
 # TARGED_IO_THREAD_CPUS say), "targed-pinned" has one I/O thread per CPU, each pinned to its CPU.
 # ib_srp opens one channel per CPU and sends a CPU's requests down its channel; LIO works on the
@@ -71,7 +73,7 @@ bench_once() { # bench_once WHO PORT ROUND
 	daemon=$([ "$1" != lio ] && target_pid || echo none)
 	for w in $WORKLOADS; do
 		IFS=: read -r label rw bs qd unit <<< "$w"
-		fio_measure "$1-$label-$3" "$daemon" $rw $bs $qd $unit --size=${SIZE_MIB}M
+		fio_measure "$1-$label-$3" "$daemon" $rw $bs $qd $unit --size=${SIZE_MIB}M "${FIO_OPTS[@]}"
 		fio_record "$1-$label"
 	done
 	srp_remove
