@@ -235,6 +235,11 @@ static void write_stats(struct tg_json *j, const struct tg_control_context *ctx)
 	tg_json_uint(j, "uptime_seconds", (uint64_t)uptime);
 	unsigned threads = rt->config && rt->config->io_threads > 1 ? rt->config->io_threads : 1;
 	tg_json_uint(j, "io_threads", threads);
+	/* Where they run: the CPUs of global.io_thread_cpus in thread order, [] when unpinned. */
+	tg_json_begin_array(j, "io_thread_cpus");
+	for (unsigned i = 0; rt->config && i < rt->config->io_thread_cpu_count; i++)
+		tg_json_uint(j, NULL, rt->config->io_thread_cpus[i]);
+	tg_json_end_array(j);
 	uint64_t sessions = 0;
 	tg_nexus_for_each(count_session, &sessions);
 	tg_json_uint(j, "sessions", sessions);

@@ -325,7 +325,13 @@ static void print_stats(json_t *root)
 	uint64_t up = uint_of(root, "uptime_seconds");
 	printf("uptime              %" PRIu64 "d %02" PRIu64 ":%02" PRIu64 ":%02" PRIu64 "\n",
 	       up / 86400, up / 3600 % 24, up / 60 % 60, up % 60);
-	printf("io threads          %" PRIu64 "\n", uint_of(root, "io_threads"));
+	printf("io threads          %" PRIu64, uint_of(root, "io_threads"));
+	json_t *cpus = json_object_get(root, "io_thread_cpus");
+	size_t index;
+	json_t *cpu;
+	json_array_foreach(cpus, index, cpu)
+		printf("%s%" JSON_INTEGER_FORMAT, index ? ", " : ", pinned to CPUs ", json_integer_value(cpu));
+	printf("\n");
 	printf("sessions            %" PRIu64 "\n", uint_of(root, "sessions"));
 	printf("data path copies    %" PRIu64 " bytes\n", uint_of(root, "copied_bytes"));
 	json_t *buffers = json_object_get(root, "buffers");

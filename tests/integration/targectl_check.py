@@ -146,6 +146,8 @@ for part in (args.db1, args.other, "2 session(s)", "0:d0 1:d1(ro) 2:d2"):
 before = query("stats")
 expect(before.get("sessions") == 2, "stats sessions %r" % before.get("sessions"))
 expect(before.get("io_threads") == 2, "stats io_threads %r" % before.get("io_threads"))
+cpu = min(os.sched_getaffinity(0))  # test_targectl.sh pins both I/O threads to it
+expect(before.get("io_thread_cpus") == [cpu, cpu], "stats io_thread_cpus %r" % before.get("io_thread_cpus"))
 expect(before.get("buffers", {}).get("budget_bytes") == 32 << 20, "stats buffers %r" % before.get("buffers"))
 payload = bytes(range(256)) * 32  # 8 KiB
 status, sense, _ = a.scsi(raw.cdb_write16(0, 16), 0, data_out=payload)
@@ -171,7 +173,8 @@ d1b, d1a = dev_counts(before, "d1"), dev_counts(after, "d1")
 expect(d1a == d1b, "d1 (read-only) counters changed: %r -> %r" % (d1b, d1a))
 expect(after.get("uptime_seconds", -1) >= before.get("uptime_seconds", 0), "uptime went back")
 human = targectl("stats")
-expect("sessions            2" in human and "io threads          2" in human,
+expect("sessions            2" in human and
+       "io threads          2, pinned to CPUs %d, %d\n" % (cpu, cpu) in human,
        "stats table:\n%s" % human)
 row = [line.split() for line in human.splitlines() if line.startswith("d0 ")]
 expect(row and row[0][1:] == [str(d0a["read_commands"]), str(d0a["read_bytes"]),

@@ -7,11 +7,12 @@ tg_require_targed "the control socket is targed's"
 SOCK=$TG_DIR/targed.sock
 DB1=iqn.2026-11.org.test:DB1 # the group names it in lower case; names match case-insensitively
 OTHER=iqn.2026-11.org.test:other
+CPU=$(python3 -c 'import os; print(min(os.sched_getaffinity(0)))') # both I/O threads pinned there
 
 tg_write_config() {
 	cat >"$TG_CONF" <<EOF
 global = { log_level = "${TG_LOG_LEVEL:-info}"; control_socket = "$SOCK"; io_threads = 2;
-           buffer_memory = "32M"; };
+           io_thread_cpus = [ $CPU, $CPU ]; buffer_memory = "32M"; };
 transports = { iscsi = { listen = [ "$TG_HOST:$TG_PORT" ]; }; };
 devices = (
   { name = "d0"; backend = "file"; path = "$TG_DIR/d0.img"; size = "16M"; block_size = 512; },

@@ -379,13 +379,22 @@ static void test_stats_count_completed_reads_and_writes(void **state)
 	assert_int_equal(counts.read_commands + counts.write_commands, 0);
 
 	char *text = reply(f, "stats");
-	assert_contains(text, "\"uptime_seconds\":63,\"io_threads\":3,\"sessions\":1,");
+	assert_contains(text, "\"uptime_seconds\":63,\"io_threads\":3,\"io_thread_cpus\":[],\"sessions\":1,");
 	assert_contains(text, "{\"name\":\"disk0\",\"read_commands\":2,\"read_bytes\":5120,"
 			      "\"write_commands\":1,\"write_bytes\":4096}");
 	assert_contains(text, "{\"name\":\"pi\\\"0\",\"read_commands\":0,\"read_bytes\":0,"
 			      "\"write_commands\":0,\"write_bytes\":0}");
 	assert_contains(text, "\"buffers\":{\"in_flight_bytes\":");
 	free(text);
+
+	const unsigned cpus[] = { 1, 0 };
+	f->config.io_thread_cpus = (unsigned *)cpus;
+	f->config.io_thread_cpu_count = 2;
+	text = reply(f, "stats");
+	assert_contains(text, "\"io_threads\":3,\"io_thread_cpus\":[1,0],\"sessions\":1,");
+	free(text);
+	f->config.io_thread_cpus = NULL;
+	f->config.io_thread_cpu_count = 0;
 }
 
 static void test_reply_errors(void **state)
