@@ -166,6 +166,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "targed: cannot create the I/O engine\n");
 		return 1;
 	}
+	/* Before any portal opens: a stop requested while the daemon is still starting (a client
+	 * can connect as soon as the first portal listens) is taken by the loop once it runs,
+	 * and ends in the usual orderly stop instead of the default action of the signal. */
+	ev_signal_init(&d.sigint, stop_cb, SIGINT);
+	ev_signal_init(&d.sigterm, stop_cb, SIGTERM);
+	ev_signal_init(&d.sighup, hup_cb, SIGHUP);
+	d.sigint.data = d.sigterm.data = d.sighup.data = &d;
+	ev_signal_start(d.loop, &d.sigint);
+	ev_signal_start(d.loop, &d.sigterm);
+	ev_signal_start(d.loop, &d.sighup);
 	/* First, so that a second daemon on the same config stops here, before any portal. */
 	if (tg_control_start(d.loop, runtime, config->control_socket, &d.control, err,
 			     sizeof(err)) != 0) {
@@ -208,17 +218,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "targed: %s\n", err);
 		return 1;
 	}
-	ev_signal_init(&d.sigint, stop_cb, SIGINT);
-	ev_signal_init(&d.sigterm, stop_cb, SIGTERM);
-	ev_signal_init(&d.sighup, hup_cb, SIGHUP);
-	d.sigint.data = d.sigterm.data = d.sighup.data = &d;
-	ev_signal_start(d.loop, &d.sigint);
-	ev_signal_start(d.loop, &d.sigterm);
-	ev_signal_start(d.loop, &d.sighup);
-	tg_info("targed", "ready: %zu device(s), %zu target(s), I/O engine %s, %u I/O thread(s)",
-		runtime->device_count, runtime->target_count,
-		tg_ioengine_uses_uring(engine) ? "io_uring" : "worker threads",
-		config->io_threads > 1 ? config->io_threads : 1);
 	if (config->io_thread_cpu_count) {
 		char cpus[256] = "";
 		for (unsigned i = 0, used = 0; i < config->io_thread_cpu_count && used < sizeof(cpus); i++)
@@ -226,6 +225,10 @@ int main(int argc, char **argv)
 						   config->io_thread_cpus[i]);
 		tg_info("targed", "I/O loops pinned to CPUs %s (in thread order)", cpus);
 	}
+	tg_info("targed", "ready: %zu device(s), %zu target(s), I/O engine %s, %u I/O thread(s)",
+		runtime->device_count, runtime->target_count,
+		tg_ioengine_uses_uring(engine) ? "io_uring" : "worker threads",
+		config->io_threads > 1 ? config->io_threads : 1);
 
 	ev_run(d.loop, 0);
 

@@ -228,7 +228,19 @@ tg_wait_port() {
 	done
 }
 
-# Starts the daemon (same port and data files on a restart) and returns once the port accepts.
+# tg_wait_ready MARK: until targed has logged "ready" since log offset MARK. Its first portal
+# accepts before the rest of the start (other portals, I/O threads) is done.
+tg_wait_ready() {
+	local deadline=$((SECONDS + TG_START_TIMEOUT))
+	until tg_log_since "$1" | grep -q " targed   ready: "; do
+		kill -0 "$TG_PID" 2>/dev/null || tg_fail "targed exited during its start"
+		[ $SECONDS -lt $deadline ] || tg_fail "targed not ready after ${TG_START_TIMEOUT}s"
+		sleep 0.05
+	done
+}
+
+# Starts the daemon (same port and data files on a restart) and returns once it is ready (tgt:
+# once the port accepts).
 tg_start() {
 	[ -z "$TG_PID" ] || tg_fail "tg_start: daemon already running"
 	tg_default_layout
@@ -240,10 +252,13 @@ tg_start() {
 		tg_start_tgt
 	else
 		tg_write_config
+		local mark
+		mark=$(tg_log_mark)
 		# If ctest kills this script on a timeout, the daemon must not outlive it.
 		setpriv --pdeathsig KILL -- "$TARGED" -c "$TG_CONF" >>"$TG_LOG" 2>&1 &
 		TG_PID=$!
 		tg_wait_port
+		tg_wait_ready "$mark"
 	fi
 	tg_log "$TARGE_TEST_TARGET pid $TG_PID serving $TG_HOST:$TG_PORT (dir $TG_DIR)"
 }
