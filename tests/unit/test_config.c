@@ -5,7 +5,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 
 #include "config/config.h"
 #include "core/target.h"
+#include "allowed_cpus.h"
 
 static char temp_dir[] = "/tmp/targe-test-config-XXXXXX";
 
@@ -525,18 +525,10 @@ static void test_default_conf(void **state)
 
 static void test_io_thread_cpus(void **state)
 {
-	/* CPUs this process may use here, whichever machine runs the test. */
-	cpu_set_t allowed;
-	assert_int_equal(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
-	int first = -1, last = -1;
-	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
-		if (CPU_ISSET(cpu, &allowed)) {
-			first = first < 0 ? cpu : first;
-			last = cpu;
-		}
-	assert_true(first >= 0);
+	unsigned first, last;
+	allowed_cpus(&first, &last);
 	char text[200];
-	snprintf(text, sizeof(text), "global = { io_threads = 3; io_thread_cpus = [ %d, %d ]; };\n",
+	snprintf(text, sizeof(text), "global = { io_threads = 3; io_thread_cpus = [ %u, %u ]; };\n",
 		 last, first);
 	struct tg_config *c = load_ok(write_temp("cpus.conf", text));
 	assert_int_equal(c->io_threads, 3);

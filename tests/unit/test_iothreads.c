@@ -17,6 +17,7 @@
 
 #include "core/ioengine.h"
 #include "core/iothreads.h"
+#include "allowed_cpus.h"
 
 #define THREADS 3
 
@@ -246,15 +247,8 @@ static int record_placement(void *arg, unsigned index, struct ev_loop *loop,
 
 static void test_threads_run_on_their_cpus(void **state)
 {
-	cpu_set_t allowed;
-	assert_int_equal(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
-	unsigned first = CPU_SETSIZE, last = 0;
-	for (unsigned cpu = 0; cpu < CPU_SETSIZE; cpu++)
-		if (CPU_ISSET(cpu, &allowed)) {
-			first = first == CPU_SETSIZE ? cpu : first;
-			last = cpu;
-		}
-	assert_true(first < CPU_SETSIZE);
+	unsigned first, last;
+	cpu_set_t allowed = allowed_cpus(&first, &last);
 	/* Two CPUs for three threads: the third wraps round to the first CPU. */
 	const unsigned list[] = { last, first };
 	const struct tg_io_thread_cpus cpus = { list, 2 };
@@ -282,8 +276,8 @@ static void test_threads_run_on_their_cpus(void **state)
 
 static void test_cpu_it_may_not_use_fails_the_start(void **state)
 {
-	cpu_set_t allowed;
-	assert_int_equal(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+	unsigned first, last;
+	cpu_set_t allowed = allowed_cpus(&first, &last);
 	unsigned missing = CPU_SETSIZE - 1;
 	while (missing > 0 && CPU_ISSET(missing, &allowed))
 		missing--;

@@ -380,7 +380,7 @@ cpu_diff() {
 import sys, os
 hz = os.sysconf("SC_CLK_TCK")
 def load(p):
-    g, t, cpus, queues = None, {}, {}, {}
+    g, t, cpus, qps = None, {}, {}, {}
     for line in open(p):
         w = line.split()
         if w[0] == "guest":
@@ -388,10 +388,10 @@ def load(p):
         elif w[0].startswith("cpu"):
             cpus[w[0]] = (int(w[1]), int(w[2]), int(w[3]))
         elif w[0].startswith("qp"):
-            queues[w[0] + "(" + w[1] + ")"] = int(w[2])
+            qps[w[0] + "(" + w[1] + ")"] = int(w[2])
         else:
             t[w[0]] = (w[1], w[2], int(w[3]), int(w[4]))
-    return g, t, cpus, queues
+    return g, t, cpus, qps
 (gb, tb, cb, qb), (ga, ta, ca, qa) = load(sys.argv[1]), load(sys.argv[2])
 ios, daemon = float(sys.argv[3]), sys.argv[4]
 busy, idle, soft = ga[0] - gb[0], ga[1] - gb[1], ga[2] - gb[2]
